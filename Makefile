@@ -1,0 +1,57 @@
+# The course's four entry points. Each one sets up .venv by itself on a fresh machine and is
+# quick when nothing changed (the install is redone only when pyproject.toml changes).
+#
+#   make course   run every notebook end to end (quick profile unless COURSE_PROFILE=full)
+#   make test     unit tests + every notebook under nbval (quick profile)
+#   make lab      JupyterLab on the notebooks
+#   make bench    benchmarks, ratios side by side
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+# Real images: a folder laid out like ../shared/data, used when it sits beside the repository.
+COURSE_DATA_DIR ?= $(abspath $(wildcard ../shared/data))
+export COURSE_DATA_DIR
+export MPLBACKEND ?= Agg
+export PYTHONUNBUFFERED := 1
+
+.PHONY: course test unit nbtest lab bench sync clean help
+
+help:
+	@sed -n '3,9p' Makefile
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+course: $(STAMP)
+	COURSE_PROFILE=$${COURSE_PROFILE:-quick} $(PY) tools/run_notebooks.py notebooks --out build
+
+test: unit nbtest
+
+unit: $(STAMP)
+	COURSE_PROFILE=$${COURSE_PROFILE:-quick} $(PY) -m pytest tests
+
+# Notebooks train into a fresh checkpoint folder so that nbval exercises training, not loading.
+nbtest: $(STAMP)
+	rm -rf build/test-checkpoints
+	COURSE_PROFILE=$${COURSE_PROFILE:-quick} COURSE_CHECKPOINT_DIR=$(CURDIR)/build/test-checkpoints \
+		$(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=600 notebooks
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks
+
+bench: $(STAMP)
+	@set -e; for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) $$script; done
+
+# Regenerate every notebook's Colab bootstrap cell and the README course map from pyproject.toml.
+sync: $(STAMP)
+	$(PY) tools/sync_notebooks.py
+
+clean:
+	rm -rf build

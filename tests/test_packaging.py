@@ -1,0 +1,72 @@
+"""pyproject.toml and environment.yml must describe the same environment."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+# conda-forge names that differ from the PyPI names used in pyproject.toml
+CONDA_TO_PYPI = {"pytorch": "torch", "matplotlib-base": "matplotlib", "py-opencv": "opencv-python-headless"}
+NOT_PACKAGES = {"python", "pip"}
+
+
+def split_requirement(requirement: str) -> tuple[str, str]:
+    """'torch>=2.1' -> ('torch', '>=2.1'), names normalised the PyPI way."""
+    match = re.match(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(.*)$", requirement)
+    assert match, requirement
+    name = re.sub(r"[-_.]+", "-", match.group(1)).lower()
+    return CONDA_TO_PYPI.get(name, name), match.group(2).replace(" ", "")
+
+
+def pyproject_requirements() -> dict[str, str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = project["dependencies"] + project["optional-dependencies"]["dev"]
+    return dict(split_requirement(r) for r in requirements)
+
+
+def environment_requirements() -> dict[str, str]:
+    environment = yaml.safe_load((ROOT / "environment.yml").read_text())
+    found: dict[str, str] = {}
+    for entry in environment["dependencies"]:
+        for requirement in entry["pip"] if isinstance(entry, dict) else [entry]:
+            if requirement.startswith("-e"):
+                continue
+            name, spec = split_requirement(requirement)
+            if name not in NOT_PACKAGES:
+                found[name] = spec
+    return found
+
+
+def test_environment_yml_matches_pyproject() -> None:
+    assert environment_requirements() == pyproject_requirements()
+
+
+def test_environment_yml_installs_the_package_editable() -> None:
+    environment = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_sections = [entry["pip"] for entry in environment["dependencies"] if isinstance(entry, dict)]
+    assert any("-e ." in section for section in pip_sections)
+
+
+def test_disagreement_is_detected(tmp_path: Path) -> None:
+    """The comparison above is not vacuous: a dropped package changes the result."""
+    requirements = pyproject_requirements()
+    assert {"torch", "torchvision", "torchsummary", "opencv-python-headless", "nbval", "tqdm"} <= set(requirements)
+    fewer = dict(requirements)
+    fewer.pop("tqdm")
+    assert fewer != environment_requirements()
+
+
+def test_torch_is_never_pinned_exactly() -> None:
+    """Colab ships its own torch: an exact or capped pin would make pip replace it."""
+    for name in ("torch", "torchvision"):
+        spec = pyproject_requirements()[name]
+        assert "==" not in spec and "<" not in spec, spec
+
+
+def test_opencv_is_the_headless_wheel() -> None:
+    assert "opencv-python" not in pyproject_requirements()
+    assert "opencv-python-headless" in pyproject_requirements()

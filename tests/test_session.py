@@ -1,0 +1,92 @@
+"""setup(): seeds, device, profile, data and checkpoint roots, banner."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import course_utils
+from course_utils import session
+from course_utils.profiles import FULL, QUICK, get_profile
+
+
+@pytest.fixture(autouse=True)
+def clean_session(monkeypatch: pytest.MonkeyPatch):
+    for name in (session.DATA_DIR_ENV, session.CACHE_DIR_ENV, session.CHECKPOINT_DIR_ENV, session.RETRAIN_ENV, "COURSE_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    previous = session._current
+    yield
+    session._current = previous
+
+
+def test_profile_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert get_profile() is FULL  # unset means the full course
+    monkeypatch.setenv("COURSE_PROFILE", "quick")
+    assert get_profile() is QUICK
+    monkeypatch.setenv("COURSE_PROFILE", "fast")
+    with pytest.raises(ValueError, match="COURSE_PROFILE"):
+        get_profile()
+
+
+def test_setup_seeds_everything_reproducibly() -> None:
+    draws = []
+    for _ in range(2):
+        course_utils.setup(seed=123, quiet=True)
+        draws.append((random.random(), np.random.rand(), torch.rand(1).item()))
+    assert draws[0] == draws[1]
+    course_utils.setup(seed=124, quiet=True)
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) != draws[0]
+
+
+def test_setup_reads_roots_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys) -> None:
+    monkeypatch.setenv("COURSE_PROFILE", "quick")
+    monkeypatch.setenv(session.DATA_DIR_ENV, str(tmp_path / "shared"))
+    monkeypatch.setenv(session.CACHE_DIR_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(session.CHECKPOINT_DIR_ENV, str(tmp_path / "ckpt"))
+    monkeypatch.setenv(session.RETRAIN_ENV, "1")
+    course = course_utils.setup(seed=0, device="cpu")
+    banner = capsys.readouterr().out.strip()
+    assert banner.count("\n") == 0 and banner.startswith("course_utils |")
+    assert "device=cpu" in banner and "profile=quick" in banner and str(tmp_path / "shared") in banner
+    assert course.data_dir == tmp_path / "shared" and course.cache_dir == tmp_path / "cache"
+    assert course.checkpoint_path("lenet") == tmp_path / "ckpt" / "quick" / "lenet.pt"
+    assert course.retrain is True
+    assert course_utils.current() is course
+
+
+def test_defaults_live_in_the_checkout_off_colab() -> None:
+    course = course_utils.setup(quiet=True)
+    assert not course.on_colab and course.data_dir is None
+    assert course.cache_dir == session.REPO_ROOT / "data"
+    assert course.checkpoint_dir == session.REPO_ROOT / "checkpoints"
+    assert course.retrain is False
+
+
+def test_drive_is_used_when_mounted(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "MyDrive").mkdir()
+    monkeypatch.setattr(session, "DRIVE_MOUNT_POINT", tmp_path)
+    monkeypatch.setattr(session, "DRIVE_COURSE_DIR", tmp_path / "MyDrive" / "cnn-course")
+    course = course_utils.setup(quiet=True)
+    assert course.drive_mounted
+    assert course.cache_dir == tmp_path / "MyDrive" / "cnn-course" / "data"
+    assert course.checkpoint_dir == tmp_path / "MyDrive" / "cnn-course" / "checkpoints"
+
+
+def test_synthetic_data_is_announced(capsys) -> None:
+    course = course_utils.setup(quiet=True)
+    assert course_utils.data_notice() == ""
+    session.mark_synthetic("cats_dogs")
+    assert "SYNTHETIC" in capsys.readouterr().out
+    assert "cats_dogs" in course_utils.data_notice() and "SYNTHETIC" in course.banner()
+
+
+def test_device_choice() -> None:
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    if not torch.cuda.is_available() and torch.backends.mps.is_available():
+        expected = "mps"
+    assert session.pick_device().type == expected
+    assert session.pick_device("cpu") == torch.device("cpu")
