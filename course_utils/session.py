@@ -136,18 +136,31 @@ def mount_google_drive() -> bool:
     return (DRIVE_MOUNT_POINT / "MyDrive").is_dir()
 
 
-def _env_path(name: str) -> Path | None:
+def env_path(name: str) -> Path | None:
+    """The folder an environment variable names, or ``None`` when it is unset or empty."""
     value = os.environ.get(name, "").strip()
     return Path(value).expanduser().resolve() if value else None
 
 
-def _default_root(drive_mounted: bool) -> Path:
+def course_root(drive_mounted: bool = False) -> Path:
     """Drive when mounted; the repository checkout when running from one; else the user cache."""
     if drive_mounted:
         return DRIVE_COURSE_DIR
     if (REPO_ROOT / "pyproject.toml").is_file() and (REPO_ROOT / "notebooks").is_dir():
         return REPO_ROOT
     return USER_CACHE_DIR
+
+
+def default_data_dir() -> Path | None:
+    return env_path(DATA_DIR_ENV)
+
+
+def default_cache_dir(drive_mounted: bool = False) -> Path:
+    return env_path(CACHE_DIR_ENV) or course_root(drive_mounted) / "data"
+
+
+def default_checkpoint_dir(drive_mounted: bool = False) -> Path:
+    return env_path(CHECKPOINT_DIR_ENV) or course_root(drive_mounted) / "checkpoints"
 
 
 def setup(
@@ -166,14 +179,13 @@ def setup(
     seed_everything(seed)
     colab = on_colab()
     drive_mounted = mount_google_drive() if (colab and mount_drive) else (DRIVE_MOUNT_POINT / "MyDrive").is_dir()
-    root = _default_root(drive_mounted)
     course = Course(
         seed=seed,
         device=pick_device(device),
         profile=get_profile(profile),
-        data_dir=_env_path(DATA_DIR_ENV),
-        cache_dir=_env_path(CACHE_DIR_ENV) or root / "data",
-        checkpoint_dir=_env_path(CHECKPOINT_DIR_ENV) or root / "checkpoints",
+        data_dir=default_data_dir(),
+        cache_dir=default_cache_dir(drive_mounted),
+        checkpoint_dir=default_checkpoint_dir(drive_mounted),
         on_colab=colab,
         drive_mounted=drive_mounted,
         retrain=os.environ.get(RETRAIN_ENV, "").strip() not in ("", "0", "false", "no"),

@@ -1,0 +1,587 @@
+"""The course's datasets: find real images, screen them, split them, and hand out torch datasets.
+
+``load_dataset("cats_dogs")`` looks in ``COURSE_DATA_DIR/cats_dogs``, then in the cache
+(``course.cache_dir/cats_dogs``), then downloads into the cache from the sources listed in
+``data/registry.json``. When none of that works it raises :class:`DatasetUnavailable` saying what
+to do; only the quick profile falls back to generated stand-in images (and says so loudly).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+from torchvision.transforms import v2
+from tqdm.auto import tqdm
+
+from . import session
+from .download import download_file, extract_archive, find_folder, staged_folder
+from .images import Screened, Screener, ScreeningReport, is_image_file, load_rgb
+from .profiles import Profile, get_profile
+from .splits import per_class_order, stratified_split
+from .synthetic import write_synthetic_dataset
+from .transforms import preset_transforms
+
+SPLITS = ("train", "val", "test")
+SOURCES = ("COURSE_DATA_DIR", "cache", "download", "synthetic")
+DEFAULT_SEED = 42
+SYNTHETIC_PER_CLASS = {"train": 64, "val": 24, "test": 24}
+"""Stand-in images per class when the profile keeps every image (``None``)."""
+PROGRESS_FROM = 2000
+"""Show a progress bar when at least this many files need decoding."""
+
+Sample = tuple[str, int]
+TO_TENSOR = v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
+
+
+class DatasetUnavailable(RuntimeError):
+    """No usable copy of a dataset could be found or downloaded; the message says what to do."""
+
+
+class DatasetLayoutError(DatasetUnavailable):
+    """A dataset folder exists but is not laid out as the registry describes."""
+
+
+# ---------------------------------------------------------------------------------------------
+# The registry
+# ---------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _registry_text() -> str:
+    try:
+        from importlib.resources import files
+
+        return (files("course_utils.registry") / "registry.json").read_text(encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError):  # running from a checkout before `pip install -e .`
+        return (Path(__file__).resolve().parents[1] / "data" / "registry.json").read_text(encoding="utf-8")
+
+
+def registry() -> dict[str, dict]:
+    """Every dataset's registry entry (a fresh copy: changing it changes nothing else)."""
+    return json.loads(_registry_text())["datasets"]
+
+
+def dataset_info(name: str) -> dict:
+    """One dataset's registry entry: classes, layouts, sources, split policy..."""
+    entries = registry()
+    if name not in entries:
+        raise ValueError(f"unknown dataset {name!r}; the course has {sorted(entries)}")
+    return entries[name]
+
+
+# ---------------------------------------------------------------------------------------------
+# The torch dataset
+# ---------------------------------------------------------------------------------------------
+
+
+class ImageDataset(Dataset):
+    """Images from ``(path, label)`` samples, like ``torchvision.datasets.ImageFolder``.
+
+    ``dataset[i]`` is ``(transform(image), label)`` where ``image`` is 8-bit RGB (PIL); without a
+    ``transform`` it is a float tensor in [0, 1]. ``transform`` may be changed at any time.
+    """
+
+    def __init__(
+        self,
+        samples: Sequence[tuple[str | Path, int]],
+        classes: Sequence[str],
+        transform: Callable | None = None,
+        target_transform: Callable | None = None,
+        root: str | Path | None = None,
+    ) -> None:
+        self.classes = list(classes)
+        self.class_to_idx = {name: index for index, name in enumerate(self.classes)}
+        self.samples: list[Sample] = [(str(path), int(label)) for path, label in samples]
+        bad = [label for _, label in self.samples if not 0 <= label < len(self.classes)]
+        if bad:
+            raise ValueError(f"labels {sorted(set(bad))} are outside 0..{len(self.classes) - 1}")
+        self.targets = [label for _, label in self.samples]
+        self.transform = transform
+        self.target_transform = target_transform
+        self.root = root
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def load_image(self, index: int) -> Image.Image:
+        """The ``index``-th image as 8-bit RGB PIL image, before any transform."""
+        return load_rgb(self.samples[index][0])
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        path, label = self.samples[index]
+        image = load_rgb(path)
+        tensor = self.transform(image) if self.transform is not None else TO_TENSOR(image)
+        return tensor, (self.target_transform(label) if self.target_transform is not None else label)
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__}: {len(self)} images, {len(self.classes)} classes {self.classes}"]
+        if self.root is not None:
+            lines.append(f"    root: {self.root}")
+        if self.transform is not None:
+            lines.append("    transform: " + repr(self.transform).replace("\n", "\n    "))
+        return "\n".join(lines)
+
+
+@dataclass
+class CourseData:
+    """What :func:`load_dataset` returns: three datasets plus where they came from."""
+
+    name: str
+    train: ImageDataset
+    val: ImageDataset
+    test: ImageDataset
+    classes: list[str]
+    source: str
+    """One of :data:`SOURCES`: ``"COURSE_DATA_DIR"``, ``"cache"``, ``"download"`` or ``"synthetic"``."""
+    root: Path
+    report: ScreeningReport
+    profile: Profile
+    seed: int
+
+    @property
+    def synthetic(self) -> bool:
+        return self.source == "synthetic"
+
+    def loaders(
+        self, batch_size: int | None = None, num_workers: int | None = None
+    ) -> tuple[DataLoader, DataLoader, DataLoader]:
+        """``(train, val, test)`` loaders; train is shuffled by a generator seeded with ``seed``.
+
+        Batch size and worker count default to the profile's.
+        """
+        workers = self.profile.num_workers if num_workers is None else num_workers
+        common = {
+            "batch_size": batch_size or self.profile.batch_size,
+            "num_workers": workers,
+            "pin_memory": torch.cuda.is_available(),
+            "persistent_workers": workers > 0,
+        }
+        generator = torch.Generator().manual_seed(self.seed)
+        return (
+            DataLoader(self.train, shuffle=True, generator=generator, **common),
+            DataLoader(self.val, shuffle=False, **common),
+            DataLoader(self.test, shuffle=False, **common),
+        )
+
+    def summary(self) -> str:
+        """One line: name, source, images per split, profile, skipped files."""
+        where = f"{self.source} ({self.root})"
+        sizes = ", ".join(f"{split} {len(getattr(self, split))}" for split in SPLITS)
+        line = f"{self.name} | {where} | {sizes} | {len(self.classes)} classes | {self.profile.name} profile"
+        if self.report.skipped:
+            line += f" | {len(self.report.skipped)} files skipped (see .report)"
+        if self.synthetic:
+            line += " | " + session.synthetic_warning([self.name])
+        return line
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def __repr__(self) -> str:
+        return f"CourseData({self.summary()})"
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding the files of a dataset folder
+# ---------------------------------------------------------------------------------------------
+
+
+def _layout_error(name: str, info: dict, root: Path, problem: str) -> DatasetLayoutError:
+    layouts = "\n".join(f"    {layout}" for layout in info["layouts"])
+    return DatasetLayoutError(
+        f"{root} is not laid out as the course expects for {name!r}: {problem}.\n"
+        f"Expected one of these layouts:\n{layouts}"
+    )
+
+
+def _visible_files(folder: Path, recursive: bool) -> list[str]:
+    """Files under ``folder`` (not hidden), sorted by path (plain strings: 60,000 ``Path`` objects
+    would cost seconds)."""
+    if not recursive:
+        return sorted(entry.path for entry in os.scandir(folder) if entry.is_file() and not entry.name.startswith("."))
+    found = []
+    for directory, subdirectories, files in os.walk(folder):
+        subdirectories[:] = [d for d in subdirectories if not d.startswith(".")]
+        found += [os.path.join(directory, file) for file in files if not file.startswith(".")]
+    return sorted(found)
+
+
+def _label_from_filename(path: str, names: dict[str, int]) -> int | None:
+    """``cat.113.jpg`` -> the index of class ``cat`` (class or folder name, any case)."""
+    return names.get(os.path.basename(path).split(".")[0].lower())
+
+
+@dataclass
+class _Scan:
+    """The files of a dataset folder by split folder (``"all"`` when it has none)."""
+
+    candidates: dict[str, list[Sample]]
+    rejected: list[tuple[str, str, str]]
+    """``(split folder, path, reason)`` for files rejected without decoding."""
+
+    @property
+    def count(self) -> int:
+        return sum(len(items) for items in self.candidates.values()) + len(self.rejected)
+
+
+def _scan_folder(name: str, info: dict, root: Path, folder: Path, split: str, scan: _Scan) -> None:
+    class_folders = info["class_folders"]
+    present = [(folder / cf).is_dir() for cf in class_folders]
+    items: list[Sample] = []
+    if any(present):
+        if not all(present):
+            missing = [cf for cf, there in zip(class_folders, present) if not there]
+            raise _layout_error(name, info, root, f"{folder} has no class folder {', '.join(missing)}")
+        for label, class_folder in enumerate(class_folders):
+            for path in _visible_files(folder / class_folder, recursive=True):
+                if is_image_file(path):
+                    items.append((path, label))
+                else:
+                    scan.rejected.append((split, path, "not an image file (extension)"))
+    elif info["label_from_filename"]:
+        names = {n.lower(): i for i, n in enumerate(info["classes"])}
+        names.update({n.lower(): i for i, n in enumerate(class_folders)})
+        for path in _visible_files(folder, recursive=False):
+            label = _label_from_filename(path, names)
+            if not is_image_file(path):
+                scan.rejected.append((split, path, "not an image file (extension)"))
+            elif label is None:
+                scan.rejected.append((split, path, "no class name before the first dot of the file name"))
+            else:
+                items.append((path, label))
+    else:
+        raise _layout_error(name, info, root, f"{folder} has none of the class folders {class_folders}")
+    scan.candidates[split] = items
+
+
+def _scan(name: str, info: dict, root: Path) -> _Scan:
+    scan = _Scan({}, [])
+    split_folders = [split for split in SPLITS if (root / split).is_dir()]
+    for split in split_folders or ["all"]:
+        _scan_folder(name, info, root, root / split if split_folders else root, split, scan)
+    if split_folders and "train" not in split_folders:
+        raise _layout_error(name, info, root, f"it has {split_folders} but no train folder")
+    if not any(scan.candidates.values()):
+        raise _layout_error(name, info, root, "it contains no image files")
+    return scan
+
+
+# ---------------------------------------------------------------------------------------------
+# Splitting, subsetting and screening
+# ---------------------------------------------------------------------------------------------
+
+
+def _divide(items: list, fractions: Sequence[float], seed: int) -> list[list]:
+    return [[items[i] for i in part] for part in stratified_split([label for _, label in items], fractions, seed)]
+
+
+def _assign_splits(candidates: dict[str, list[Sample]], policy: dict, seed: int) -> dict[str, list]:
+    """train/val/test from whichever split folders exist, following the registry's split policy."""
+    if "all" in candidates or set(candidates) == {"train"}:
+        pool = candidates.get("all", candidates.get("train"))
+        return dict(zip(SPLITS, _divide(pool, policy["fractions"], seed)))
+    splits = dict(candidates)
+    if "val" not in splits:
+        fraction = policy["val_from_train"]
+        splits["train"], splits["val"] = _divide(splits["train"], [1 - fraction, fraction], seed)
+    if "test" not in splits:
+        fraction = policy["test_from_val"]
+        splits["val"], splits["test"] = _divide(splits["val"], [1 - fraction, fraction], seed)
+    return splits
+
+
+def _screen_split(
+    items: list[Sample], quota: int | None, seed: int, screen: Callable[[list[str]], list[Screened]]
+) -> list[tuple[int, Screened]]:
+    """Screen the items of one split: all of them (``quota=None``), or per class in a seeded shuffled
+    order until ``quota`` readable images are found. Returns ``(item index, outcome)`` pairs."""
+    if quota is None:
+        return list(enumerate(screen([path for path, _ in items])))
+    order = per_class_order([label for _, label in items], seed)
+    used = dict.fromkeys(order, 0)
+    good = dict.fromkeys(order, 0)
+    outcomes: list[tuple[int, Screened]] = []
+    while True:
+        batch = []
+        for label, members in order.items():
+            wanted = members[used[label] : used[label] + quota - good[label]]
+            used[label] += len(wanted)
+            batch += wanted
+        if not batch:
+            return outcomes
+        for index, outcome in zip(batch, screen([items[i][0] for i in batch])):
+            outcomes.append((index, outcome))
+            good[items[index][1]] += outcome.ok
+
+
+def _manifest_path(cache_dir: Path, name: str, root: Path) -> Path:
+    digest = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:12]
+    return cache_dir / ".screening" / f"{name}-{digest}.json"
+
+
+def _screened_samples(
+    name: str, info: dict, root: Path, profile: Profile, seed: int, cache_dir: Path
+) -> tuple[dict[str, list[Sample]], ScreeningReport]:
+    started = time.perf_counter()
+    scan = _scan(name, info, root)
+    report = ScreeningReport(dataset=name, classes=list(info["classes"]), splits=list(SPLITS), candidates=scan.count)
+    for split, path, reason in scan.rejected:
+        report.add(split, "", Screened(path, None, reason))
+    screener = Screener(_manifest_path(cache_dir, name, root), root)
+
+    def screen(paths: list[str]) -> list[Screened]:
+        return screener(paths, progress=len(paths) >= PROGRESS_FROM)
+
+    samples: dict[str, list[Sample]] = {}
+    for split, items in _assign_splits(scan.candidates, info["split_policy"], seed).items():
+        quota = profile.train_per_class if split == "train" else profile.eval_per_class
+        kept = []
+        for index, outcome in sorted(_screen_split(items, quota, seed, screen), key=lambda pair: pair[0]):
+            label = items[index][1]
+            report.add(split, info["classes"][label], outcome)
+            if outcome.ok:
+                kept.append(items[index])
+        samples[split] = kept
+    report.seconds = time.perf_counter() - started
+    return samples, report
+
+
+# ---------------------------------------------------------------------------------------------
+# Getting a copy: COURSE_DATA_DIR, cache, download, stand-in
+# ---------------------------------------------------------------------------------------------
+
+
+def _archive_name(name: str, url: str) -> str:
+    return f"{name}-{Path(urlparse(url).path).name or 'download'}"
+
+
+def _install_archive(name: str, info: dict, source: dict, target: Path, downloads: Path) -> None:
+    """Download an archive, extract it, and move the folders it names into ``target``."""
+    archive = download_file(
+        source["url"],
+        downloads / _archive_name(name, source["url"]),
+        sha256=source.get("sha256"),
+        md5=source.get("md5"),
+    )
+    extracted = Path(tempfile.mkdtemp(dir=downloads, prefix=f".{name}-extract-"))
+    try:
+        extract_archive(archive, extracted / "archive")
+        with staged_folder(target) as staging:
+            for destination, inside in source["folders"].items():
+                shutil.move(str(find_folder(extracted / "archive", inside)), str(staging / destination))
+            _scan(name, info, staging)  # refuse to install something the loader would reject
+    finally:
+        shutil.rmtree(extracted, ignore_errors=True)
+        archive.unlink(missing_ok=True)
+
+
+def _install_torchvision(name: str, info: dict, source: dict, target: Path, downloads: Path) -> None:
+    """Download with a torchvision dataset (it checks its md5) and write its images once as class
+    folders, so every source is read by the same code."""
+    import torchvision.datasets
+
+    factory = getattr(torchvision.datasets, source["dataset"])
+    folders = dict(zip(info["classes"], info["class_folders"]))
+    extension = source.get("image_format", "png")
+    raw = downloads / f"{name}-{source['dataset']}"
+    failed = 0
+    with staged_folder(target) as staging:
+        for split, options in source["splits"].items():
+            dataset = factory(root=str(raw), download=True, **source.get("options", {}), **options)
+            for folder in folders.values():
+                (staging / split / folder).mkdir(parents=True, exist_ok=True)
+            for index in tqdm(range(len(dataset)), desc=f"{name} {split}: writing {extension.upper()} files"):
+                try:
+                    image, target_index = dataset[index]
+                except (OSError, ValueError) as error:
+                    failed += 1
+                    print(f"{name}: skipped {split} image {index} that torchvision could not read ({error})")
+                    continue
+                label = source["labels"][target_index]
+                path = staging / split / folders[label] / f"{label}.{index:05d}.{extension}"
+                image.save(path, **({"quality": 95} if extension in ("jpg", "jpeg") else {}))
+        _scan(name, info, staging)
+    shutil.rmtree(raw, ignore_errors=True)
+    if failed:
+        print(f"{name}: {failed} images could not be read from the torchvision download and were left out")
+
+
+INSTALLERS = {"archive": _install_archive, "torchvision": _install_torchvision}
+
+
+def _unavailable_message(name: str, info: dict, tried: list[str], cache_root: Path, sources: list[dict]) -> str:
+    layouts = "\n".join(f"          {layout}" for layout in info["layouts"])
+    urls = "\n".join(f"          {source['url']}" for source in sources)
+    lines = [
+        f"Dataset {name!r} ({info['title']}) is not available. Looked at:",
+        *[f"  - {attempt}" for attempt in tried],
+        "Do one of these:",
+        f"  1. Set {session.DATA_DIR_ENV} to a folder that contains {name}/ laid out as one of",
+        layouts,
+        f"     terminal: export {session.DATA_DIR_ENV}=/path/to/folder",
+        f"     notebook, before setup():  import os; os.environ[{session.DATA_DIR_ENV!r}] = '/path/to/folder'",
+        "  2. Go online and run this again (with download=True, the default): it is downloaded once into",
+        f"     {cache_root} from",
+        urls,
+    ]
+    manual = info.get("manual", [])
+    lines += [
+        f"  {number}. {step}, then set {session.DATA_DIR_ENV} to <folder>" for number, step in enumerate(manual, 3)
+    ]
+    lines.append(
+        "(Only the quick profile, COURSE_PROFILE=quick, may replace missing data with generated stand-in images.)"
+    )
+    return "\n".join(lines)
+
+
+def _synthetic_copy(name: str, info: dict, profile: Profile, seed: int, cache_dir: Path) -> Path:
+    per_class = {
+        "train": profile.train_per_class or SYNTHETIC_PER_CLASS["train"],
+        "val": profile.eval_per_class or SYNTHETIC_PER_CLASS["val"],
+        "test": profile.eval_per_class or SYNTHETIC_PER_CLASS["test"],
+    }
+    width, height = info["image_size"]
+    folder = f"{name}-{per_class['train']}-{per_class['val']}-{width}x{height}-seed{seed}"
+    return write_synthetic_dataset(
+        cache_dir / "_synthetic" / folder, info["class_folders"], per_class, (width, height), seed
+    )
+
+
+def _find_copy(
+    name: str,
+    info: dict,
+    *,
+    data_dir: Path | None,
+    cache_dir: Path,
+    download: bool,
+    sources: list[dict],
+    profile: Profile,
+    seed: int,
+) -> tuple[Path, str]:
+    """``(folder, source)`` of the first usable copy, in the order COURSE_DATA_DIR, cache, download,
+    stand-in (quick profile only)."""
+    tried = []
+    if data_dir is None:
+        tried.append(f"{session.DATA_DIR_ENV}: not set")
+    elif (data_dir / name).is_dir():
+        return data_dir / name, "COURSE_DATA_DIR"
+    else:
+        tried.append(f"{session.DATA_DIR_ENV}: {data_dir / name} does not exist")
+    cached = cache_dir / name
+    if cached.is_dir():
+        return cached, "cache"
+    tried.append(f"cache: {cached} does not exist")
+    if not download or not sources:
+        tried.append("download: switched off (download=False)" if not download else "download: no sources to try")
+    for source in sources if download else []:
+        try:
+            INSTALLERS[source["kind"]](name, info, source, cached, cache_dir / "_downloads")
+            return cached, "download"
+        except (OSError, RuntimeError, ValueError) as error:  # incl. DownloadError, UnsafeArchiveError
+            tried.append(f"download from {source['url']} failed: {error}")
+    if profile.allow_synthetic:
+        folder = _synthetic_copy(name, info, profile, seed, cache_dir)
+        session.mark_synthetic(name)
+        return folder, "synthetic"
+    raise DatasetUnavailable(_unavailable_message(name, info, tried, cached, sources))
+
+
+def _defaults(
+    profile: Profile | str | None, data_dir: str | Path | None, cache_dir: str | Path | None, seed: int | None
+) -> tuple[Profile, Path | None, Path, int]:
+    """Fill what the caller left out from ``session.current()``, else from the environment."""
+    course = session.current()
+    if isinstance(profile, str):
+        profile = get_profile(profile)
+    if course is not None:
+        default_data_dir, default_cache_dir = course.data_dir, course.cache_dir
+        profile, seed = profile or course.profile, course.seed if seed is None else seed
+    else:
+        default_data_dir, default_cache_dir = session.default_data_dir(), session.default_cache_dir()
+        profile, seed = profile or get_profile(), DEFAULT_SEED if seed is None else seed
+    return (
+        profile,
+        Path(data_dir) if data_dir is not None else default_data_dir,
+        Path(cache_dir) if cache_dir is not None else default_cache_dir,
+        seed,
+    )
+
+
+def load_dataset(
+    name: str,
+    *,
+    train_transform: Callable | None = None,
+    eval_transform: Callable | None = None,
+    profile: Profile | str | None = None,
+    data_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    seed: int | None = None,
+    download: bool = True,
+    sources: list[dict] | None = None,
+) -> CourseData:
+    """Find, screen and split a course dataset (``"cifar10"``, ``"cats_dogs"`` or ``"rocks"``).
+
+    Values left out come from ``setup()`` (or the environment when it was not called). Without
+    transforms, the registry's preset for the dataset is used; give both or neither. ``sources``
+    replaces the registry's download sources (a mirror, or a local server in tests). Prints one line
+    saying where the data came from and how big each split is.
+    """
+    if (train_transform is None) != (eval_transform is None):
+        raise ValueError("give both train_transform and eval_transform, or neither (to use the dataset's preset)")
+    info = dataset_info(name)
+    profile, data_dir, cache_dir, seed = _defaults(profile, data_dir, cache_dir, seed)
+    sources = copy.deepcopy(info["sources"] if sources is None else sources)
+    root, source = _find_copy(
+        name,
+        info,
+        data_dir=data_dir,
+        cache_dir=cache_dir,
+        download=download,
+        sources=sources,
+        profile=profile,
+        seed=seed,
+    )
+    try:
+        samples, report = _screened_samples(name, info, root, profile, seed, cache_dir)
+    except DatasetLayoutError as error:
+        if source != "cache":
+            raise
+        raise DatasetLayoutError(
+            f"{error}\nThis folder is the download cache: delete it and run again to download a fresh copy."
+        ) from None
+    if train_transform is None:
+        preset = dict(info["default_transforms"])
+        train_transform = preset_transforms(preset.pop("preset"), train=True, **preset)
+        eval_transform = preset_transforms(info["default_transforms"]["preset"], train=False, **preset)
+    datasets = {
+        split: ImageDataset(
+            samples[split], info["classes"], train_transform if split == "train" else eval_transform, root=root
+        )
+        for split in SPLITS
+    }
+    data = CourseData(
+        name,
+        **datasets,
+        classes=list(info["classes"]),
+        source=source,
+        root=root,
+        report=report,
+        profile=profile,
+        seed=seed,
+    )
+    print(data.summary())
+    return data

