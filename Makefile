@@ -15,7 +15,10 @@ STAMP := $(VENV)/.installed
 # Real images: a folder laid out like ../shared/data, used when it sits beside the repository.
 COURSE_DATA_DIR ?= $(abspath $(wildcard ../shared/data))
 export COURSE_DATA_DIR
-export MPLBACKEND ?= Agg
+# Notebooks draw with Jupyter's inline backend (headless-safe); unit tests draw off-screen with Agg.
+NOTEBOOK_BACKEND := module://matplotlib_inline.backend_inline
+# Headless runs log one line per epoch instead of progress bars (fit honours TQDM_DISABLE).
+HEADLESS := MPLBACKEND=$(NOTEBOOK_BACKEND) TQDM_DISABLE=1
 export PYTHONUNBUFFERED := 1
 
 .PHONY: course test unit nbtest lab bench sync clean help
@@ -30,17 +33,17 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 course: $(STAMP)
-	COURSE_PROFILE=$${COURSE_PROFILE:-quick} $(PY) tools/run_notebooks.py notebooks --out build
+	COURSE_PROFILE=$${COURSE_PROFILE:-quick} $(HEADLESS) $(PY) tools/run_notebooks.py notebooks --out build
 
 test: unit nbtest
 
 unit: $(STAMP)
-	COURSE_PROFILE=$${COURSE_PROFILE:-quick} $(PY) -m pytest tests
+	COURSE_PROFILE=$${COURSE_PROFILE:-quick} MPLBACKEND=Agg $(PY) -m pytest tests
 
 # Notebooks train into a fresh checkpoint folder so that nbval exercises training, not loading.
 nbtest: $(STAMP)
 	rm -rf build/test-checkpoints
-	COURSE_PROFILE=$${COURSE_PROFILE:-quick} COURSE_CHECKPOINT_DIR=$(CURDIR)/build/test-checkpoints \
+	COURSE_PROFILE=$${COURSE_PROFILE:-quick} COURSE_CHECKPOINT_DIR=$(CURDIR)/build/test-checkpoints $(HEADLESS) \
 		$(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=600 notebooks
 
 lab: $(STAMP)

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from .images import UnreadableImageError, is_image_file, load_rgb
+from .inspection import model_device
 
 TOP_K = 5
 """Top-5 accuracy is reported when a problem has more than this many classes."""
@@ -103,13 +104,6 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
     finally:
         for module, training in modes:
             module.training = training
-
-
-def model_device(model: nn.Module) -> torch.device:
-    """Where the model's parameters live (the CPU for a model without any)."""
-    for tensor in model.parameters():
-        return tensor.device
-    return torch.device("cpu")
 
 
 def _resolve_device(model: nn.Module, device: str | torch.device | None) -> torch.device:

@@ -42,7 +42,8 @@ from .checkpoints import (
     save_checkpoint,
     timestamp,
 )
-from .evaluation import RunningMetrics, dataset_classes, mean_loss, model_device
+from .evaluation import RunningMetrics, dataset_classes, mean_loss
+from .inspection import model_device
 
 EPOCH_KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
 """Keys of every :class:`History` record, in order."""
