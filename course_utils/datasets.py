@@ -1,8 +1,9 @@
 """The course's datasets: find real images, screen them, split them, and hand out torch datasets.
 
 ``load_dataset("cats_dogs")`` looks in ``COURSE_DATA_DIR/cats_dogs``, then in the cache
-(``course.cache_dir/cats_dogs``), then downloads into the cache from the sources listed in
-``data/registry.json``. When none of that works it raises :class:`DatasetUnavailable` saying what
+(``course.cache_dir/cats_dogs``, a local disk), then unpacks the archive kept in
+``course.download_dir`` (Google Drive on Colab) or downloads it there first from the sources listed
+in ``data/registry.json``. When none of that works it raises :class:`DatasetUnavailable` saying what
 to do; only the quick profile falls back to generated stand-in images (and says so loudly).
 """
 
@@ -377,16 +378,19 @@ def _install_archive(name: str, info: dict, source: dict, target: Path, download
         sha256=source.get("sha256"),
         md5=source.get("md5"),
     )
-    extracted = Path(tempfile.mkdtemp(dir=downloads, prefix=f".{name}-extract-"))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    extracted = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{name}-extract-"))  # local disk, not Drive
     try:
         extract_archive(archive, extracted / "archive")
         with staged_folder(target) as staging:
             for destination, inside in source["folders"].items():
                 shutil.move(str(find_folder(extracted / "archive", inside)), str(staging / destination))
             _scan(name, info, staging)  # refuse to install something the loader would reject
+    except BaseException:
+        archive.unlink(missing_ok=True)  # an archive that cannot be installed is not worth keeping
+        raise
     finally:
         shutil.rmtree(extracted, ignore_errors=True)
-        archive.unlink(missing_ok=True)
 
 
 def _install_torchvision(name: str, info: dict, source: dict, target: Path, downloads: Path) -> None:
@@ -415,7 +419,6 @@ def _install_torchvision(name: str, info: dict, source: dict, target: Path, down
                 path = staging / split / folders[label] / f"{label}.{index:05d}.{extension}"
                 image.save(path, **({"quality": 95} if extension in ("jpg", "jpeg") else {}))
         _scan(name, info, staging)
-    shutil.rmtree(raw, ignore_errors=True)
     if failed:
         print(f"{name}: {failed} images could not be read from the torchvision download and were left out")
 
@@ -467,13 +470,14 @@ def _find_copy(
     *,
     data_dir: Path | None,
     cache_dir: Path,
+    download_dir: Path,
     download: bool,
     sources: list[dict],
     profile: Profile,
     seed: int,
 ) -> tuple[Path, str]:
     """``(folder, source)`` of the first usable copy, in the order COURSE_DATA_DIR, cache, download,
-    stand-in (quick profile only)."""
+    stand-in (quick profile only). Archives already in ``download_dir`` are unpacked, not fetched again."""
     tried = []
     if data_dir is None:
         tried.append(f"{session.DATA_DIR_ENV}: not set")
@@ -489,7 +493,7 @@ def _find_copy(
         tried.append("download: switched off (download=False)" if not download else "download: no sources to try")
     for source in sources if download else []:
         try:
-            INSTALLERS[source["kind"]](name, info, source, cached, cache_dir / "_downloads")
+            INSTALLERS[source["kind"]](name, info, source, cached, download_dir)
             return cached, "download"
         except (OSError, RuntimeError, ValueError) as error:  # incl. DownloadError, UnsafeArchiveError
             tried.append(f"download from {source['url']} failed: {error}")
@@ -501,24 +505,31 @@ def _find_copy(
 
 
 def _defaults(
-    profile: Profile | str | None, data_dir: str | Path | None, cache_dir: str | Path | None, seed: int | None
-) -> tuple[Profile, Path | None, Path, int]:
-    """Fill what the caller left out from ``session.current()``, else from the environment."""
+    profile: Profile | str | None,
+    data_dir: str | Path | None,
+    cache_dir: str | Path | None,
+    download_dir: str | Path | None,
+    seed: int | None,
+) -> tuple[Profile, Path | None, Path, Path, int]:
+    """Fill what the caller left out from ``session.current()``, else from the environment.
+
+    An explicit ``cache_dir`` without a ``download_dir`` keeps its archives in ``cache_dir/_downloads``.
+    """
     course = session.current()
     if isinstance(profile, str):
         profile = get_profile(profile)
     if course is not None:
-        default_data_dir, default_cache_dir = course.data_dir, course.cache_dir
+        defaults = course.data_dir, course.cache_dir, course.download_dir
         profile, seed = profile or course.profile, course.seed if seed is None else seed
     else:
-        default_data_dir, default_cache_dir = session.default_data_dir(), session.default_cache_dir()
+        defaults = session.default_data_dir(), session.default_cache_dir(), session.default_download_dir()
         profile, seed = profile or get_profile(), DEFAULT_SEED if seed is None else seed
-    return (
-        profile,
-        Path(data_dir) if data_dir is not None else default_data_dir,
-        Path(cache_dir) if cache_dir is not None else default_cache_dir,
-        seed,
-    )
+    cache = Path(cache_dir) if cache_dir is not None else defaults[1]
+    if download_dir is not None:
+        downloads = Path(download_dir)
+    else:
+        downloads = cache / "_downloads" if cache_dir is not None else defaults[2]
+    return profile, Path(data_dir) if data_dir is not None else defaults[0], cache, downloads, seed
 
 
 def load_dataset(
@@ -529,6 +540,7 @@ def load_dataset(
     profile: Profile | str | None = None,
     data_dir: str | Path | None = None,
     cache_dir: str | Path | None = None,
+    download_dir: str | Path | None = None,
     seed: int | None = None,
     download: bool = True,
     sources: list[dict] | None = None,
@@ -543,13 +555,14 @@ def load_dataset(
     if (train_transform is None) != (eval_transform is None):
         raise ValueError("give both train_transform and eval_transform, or neither (to use the dataset's preset)")
     info = dataset_info(name)
-    profile, data_dir, cache_dir, seed = _defaults(profile, data_dir, cache_dir, seed)
+    profile, data_dir, cache_dir, download_dir, seed = _defaults(profile, data_dir, cache_dir, download_dir, seed)
     sources = copy.deepcopy(info["sources"] if sources is None else sources)
     root, source = _find_copy(
         name,
         info,
         data_dir=data_dir,
         cache_dir=cache_dir,
+        download_dir=download_dir,
         download=download,
         sources=sources,
         profile=profile,

@@ -15,6 +15,7 @@ from .profiles import Profile, get_profile
 
 DATA_DIR_ENV = "COURSE_DATA_DIR"
 CACHE_DIR_ENV = "COURSE_CACHE_DIR"
+DOWNLOAD_DIR_ENV = "COURSE_DOWNLOAD_DIR"
 CHECKPOINT_DIR_ENV = "COURSE_CHECKPOINT_DIR"
 RETRAIN_ENV = "COURSE_RETRAIN"
 
@@ -34,7 +35,10 @@ class Course:
     data_dir: Path | None
     """``COURSE_DATA_DIR`` when set: a folder laid out like the course's shared data."""
     cache_dir: Path
-    """Where downloaded datasets live (Google Drive on Colab when mounted)."""
+    """Where datasets are unpacked: always a local disk (Drive is far too slow for thousands of small files)."""
+    download_dir: Path
+    """Where downloaded archives are kept: Google Drive when mounted, so a new Colab machine unpacks
+    them again without downloading."""
     checkpoint_dir: Path
     """Where checkpoints live, one sub-folder per profile (Google Drive on Colab when mounted)."""
     on_colab: bool
@@ -52,7 +56,10 @@ class Course:
     def data_source(self) -> str:
         if self.data_dir is not None:
             return f"{DATA_DIR_ENV}={self.data_dir}"
-        return f"cache {self.cache_dir} (downloads when missing)"
+        where = f"cache {self.cache_dir}"
+        if self.download_dir.parent != self.cache_dir:
+            where += f", archives in {self.download_dir}"
+        return where + " (downloads when missing)"
 
     def banner(self) -> str:
         parts = [
@@ -155,8 +162,16 @@ def default_data_dir() -> Path | None:
     return env_path(DATA_DIR_ENV)
 
 
-def default_cache_dir(drive_mounted: bool = False) -> Path:
-    return env_path(CACHE_DIR_ENV) or course_root(drive_mounted) / "data"
+def default_cache_dir() -> Path:
+    """Unpacked datasets: ``data/`` in a checkout, else the user cache; never Drive."""
+    return env_path(CACHE_DIR_ENV) or course_root() / "data"
+
+
+def default_download_dir(drive_mounted: bool = False) -> Path:
+    """Downloaded archives: on Drive when mounted, else beside the unpacked datasets."""
+    if drive_mounted:
+        return env_path(DOWNLOAD_DIR_ENV) or DRIVE_COURSE_DIR / "downloads"
+    return env_path(DOWNLOAD_DIR_ENV) or default_cache_dir() / "_downloads"
 
 
 def default_checkpoint_dir(drive_mounted: bool = False) -> Path:
@@ -184,7 +199,8 @@ def setup(
         device=pick_device(device),
         profile=get_profile(profile),
         data_dir=default_data_dir(),
-        cache_dir=default_cache_dir(drive_mounted),
+        cache_dir=default_cache_dir(),
+        download_dir=default_download_dir(drive_mounted),
         checkpoint_dir=default_checkpoint_dir(drive_mounted),
         on_colab=colab,
         drive_mounted=drive_mounted,

@@ -313,9 +313,34 @@ def test_download_end_to_end_from_a_github_style_archive(tmp_path: Path, http: L
     assert data.source == "download" and data.root == cache / "cats_dogs"
     assert sorted(p.name for p in (cache / "cats_dogs").iterdir()) == ["test", "train", "val"]
     assert (len(data.train), len(data.val), len(data.test)) == (12, 12, 12)
-    assert sorted(os.listdir(cache / "_downloads")) == []  # archive and extraction removed
+    assert sorted(os.listdir(cache / "_downloads")) == ["cats_dogs-main.zip"]  # archive kept, extraction removed
     again = load_dataset("cats_dogs", profile=FULL, cache_dir=cache, sources=[source], **PLAIN)
     assert again.source == "cache" and http.hits["/main.zip"] == 1
+
+
+def test_archive_kept_on_drive_rebuilds_the_local_cache_without_downloading(tmp_path: Path, http: LocalServer) -> None:
+    """Colab: archives live on Drive (download_dir), images are unpacked on the machine's local disk
+    (cache_dir). A fresh machine after a disconnect unpacks the kept archive instead of downloading."""
+    files = cats_dogs_files(4)
+    http.routes["/main.zip"] = Route(
+        github_style_zip(
+            "dogs-vs-cats-main",
+            {
+                f"{split}/{animal}": {n: d for n, d in files.items() if n.startswith(animal[:3])}
+                for split in ("train_set", "validation_set", "test_set")
+                for animal in ("cats", "dogs")
+            },
+        ),
+        content_type="application/zip",
+    )
+    source = dict(datasets.dataset_info("cats_dogs")["sources"][0], url=http.url("/main.zip"))
+    drive, first_machine, second_machine = tmp_path / "drive", tmp_path / "local1", tmp_path / "local2"
+    first = load_dataset("cats_dogs", profile=FULL, cache_dir=first_machine, download_dir=drive, sources=[source], **PLAIN)
+    assert first.root == first_machine / "cats_dogs" and os.listdir(drive) == ["cats_dogs-main.zip"]
+    assert not (first_machine / "_downloads").exists()
+    second = load_dataset("cats_dogs", profile=FULL, cache_dir=second_machine, download_dir=drive, sources=[source], **PLAIN)
+    assert second.root == second_machine / "cats_dogs" and http.hits["/main.zip"] == 1
+    assert [Path(p).name for p, _ in second.train.samples] == [Path(p).name for p, _ in first.train.samples]
 
 
 def test_download_with_missing_folders_installs_nothing(tmp_path: Path, http: LocalServer) -> None:

@@ -62,6 +62,7 @@ def test_defaults_live_in_the_checkout_off_colab() -> None:
     course = course_utils.setup(quiet=True)
     assert not course.on_colab and course.data_dir is None
     assert course.cache_dir == session.REPO_ROOT / "data"
+    assert course.download_dir == session.REPO_ROOT / "data" / "_downloads"
     assert course.checkpoint_dir == session.REPO_ROOT / "checkpoints"
     assert course.retrain is False
 
@@ -72,8 +73,11 @@ def test_drive_is_used_when_mounted(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     monkeypatch.setattr(session, "DRIVE_COURSE_DIR", tmp_path / "MyDrive" / "cnn-course")
     course = course_utils.setup(quiet=True)
     assert course.drive_mounted
-    assert course.cache_dir == tmp_path / "MyDrive" / "cnn-course" / "data"
+    # archives and checkpoints on Drive; unpacked images on the local disk (Drive is slow for many small files)
+    assert course.download_dir == tmp_path / "MyDrive" / "cnn-course" / "downloads"
     assert course.checkpoint_dir == tmp_path / "MyDrive" / "cnn-course" / "checkpoints"
+    assert course.cache_dir == session.default_cache_dir() and not course.cache_dir.is_relative_to(tmp_path)
+    assert "archives in" in course.banner()
 
 
 def test_synthetic_data_is_announced(capsys) -> None:
