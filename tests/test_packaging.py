@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
+import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 import yaml
@@ -70,3 +74,21 @@ def test_torch_is_never_pinned_exactly() -> None:
 def test_opencv_is_the_headless_wheel() -> None:
     assert "opencv-python" not in pyproject_requirements()
     assert "opencv-python-headless" in pyproject_requirements()
+
+
+def test_the_wheel_colab_installs_ships_every_module_and_the_registry(tmp_path: Path) -> None:
+    """Colab installs from git (a built wheel, not an editable checkout): nothing may be left behind."""
+    source = tmp_path / "source"
+    shutil.copytree(ROOT / "course_utils", source / "course_utils", ignore=shutil.ignore_patterns("__pycache__"))
+    (source / "data").mkdir()
+    for name in ("pyproject.toml", "README.md", "data/registry.json"):
+        shutil.copy(ROOT / name, source / name)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), str(source)],
+        check=True,
+    )
+    (wheel,) = tmp_path.glob("cnn_course-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "course_utils/registry/registry.json" in names
+    modules = {f"course_utils/{path.name}" for path in (ROOT / "course_utils").glob("*.py")}
+    assert modules <= names, sorted(modules - names)
