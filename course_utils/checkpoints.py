@@ -19,7 +19,6 @@ import glob
 import hashlib
 import os
 import random
-import tempfile
 from collections import Counter, OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,6 +27,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+
+from .atomic import atomic_path
 
 FORMAT = "course_utils.checkpoint"
 VERSION = 1
@@ -68,17 +69,8 @@ def save_checkpoint(path: str | Path, state: Mapping[str, Any]) -> Path:
     content = _to_cpu(content)
     content["digest"] = content_digest(content)
 
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(content, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    _fsync_folder(path.parent)
+    with atomic_path(path, suffix=".tmp") as temporary:
+        torch.save(content, temporary)
     _remove_stale_temporaries(path)
     return path
 
@@ -158,20 +150,6 @@ def _to_cpu(value: Any) -> Any:
     if isinstance(value, tuple):
         return tuple(_to_cpu(item) for item in value)
     return value
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename itself durable where the platform allows it (not on Windows)."""
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
 
 
 def _remove_stale_temporaries(path: Path) -> None:

@@ -24,6 +24,8 @@ from pathlib import Path, PurePosixPath
 
 from tqdm.auto import tqdm
 
+from .atomic import atomic_path
+
 USER_AGENT = "cnn-course-data/1.0 (+https://github.com/cnn-course/cnn-image-classification)"
 CHUNK_BYTES = 1 << 20
 RETRY_STATUSES = {408, 425, 429, 500, 502, 503, 504}
@@ -119,12 +121,9 @@ def download_file(
     for attempt in range(max(1, retries)):
         if attempt:
             time.sleep(backoff * 2 ** (attempt - 1))
-        handle, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-        os.close(handle)
-        temporary = Path(name)
         try:
-            _fetch_once(url, temporary, timeout, digests, progress, dest.name)
-            os.replace(temporary, dest)
+            with atomic_path(dest, suffix=".part") as temporary:
+                _fetch_once(url, temporary, timeout, digests, progress, dest.name)
             return dest
         except urllib.error.HTTPError as error:
             last_error = error
@@ -136,8 +135,6 @@ def download_file(
                 break  # an HTML page or a wrong checksum will not get better by asking again
         except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as error:
             last_error = error  # network errors, timeouts, connections closed early
-        finally:
-            temporary.unlink(missing_ok=True)
     if isinstance(last_error, DownloadError):
         raise last_error
     raise DownloadError(f"could not download {url} ({attempt + 1} attempts): {last_error}") from last_error

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +19,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 from tqdm.auto import tqdm
+
+from .atomic import atomic_path
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 MANIFEST_VERSION = 1
@@ -173,18 +174,11 @@ class Screener:
 
     def _save(self) -> None:
         """Write atomically; a manifest is only a speed-up, so failing to write it is not an error."""
-        temporary: str | None = None
         try:
-            self.manifest.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(
-                dir=self.manifest.parent, prefix=f".{self.manifest.name}.", suffix=".part"
-            )
-            with os.fdopen(handle, "w") as file:
-                json.dump({"version": MANIFEST_VERSION, "files": self._known}, file)
-            os.replace(temporary, self.manifest)
+            with atomic_path(self.manifest, suffix=".part") as temporary:
+                temporary.write_text(json.dumps({"version": MANIFEST_VERSION, "files": self._known}))
         except OSError:
-            if temporary is not None:
-                Path(temporary).unlink(missing_ok=True)
+            pass
 
     def __call__(self, paths: Sequence[str | Path], *, progress: bool = False) -> list[Screened]:
         """Decode every file once and say which are usable, in the order given."""

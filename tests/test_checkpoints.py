@@ -415,3 +415,16 @@ def test_history_survives_a_weights_only_round_trip(tmp_path: Path) -> None:
     loaded = History(torch.load(tmp_path / "h.pt", weights_only=True)["history"])
     assert loaded.to_frame().equals(history.to_frame())
     assert loaded.best("train_loss")["epoch"] == 1 and math.isnan(loaded.last["val_loss"])
+
+
+def test_checkpoint_files_get_normal_permissions(tmp_path: Path) -> None:
+    """Temporary files start private (0o600); the finished checkpoint must be readable like any file."""
+    from course_utils.checkpoints import save_checkpoint
+
+    umask = os.umask(0o022)
+    try:
+        path = save_checkpoint(tmp_path / "run.pt", {"weights": torch.zeros(2)})
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["run.pt"]
