@@ -24,7 +24,7 @@ export PYTHONUNBUFFERED := 1
 .PHONY: course test unit nbtest lab bench sync clean help
 
 help:
-	@sed -n '3,9p' Makefile
+	@sed -n '4,8p' Makefile
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import nn
@@ -37,6 +38,7 @@ from .checkpoints import (
     check_model_compatible,
     final_weights,
     load_checkpoint,
+    loader_generator,
     plain_metadata,
     restore_rng_state,
     save_checkpoint,
@@ -351,16 +353,21 @@ def iterate_quietly(loader: Iterable[Any]) -> Iterator[Any]:
 
 def initial_data_seed(loader: Iterable[Any]) -> int:
     """The seed of a new run's data order: the loader generator's seed, else one drawn from torch's RNG."""
-    generator = getattr(loader, "generator", None)
-    if isinstance(generator, torch.Generator):
+    generator = loader_generator(loader)
+    if generator is not None:
         return generator.initial_seed()
     return int(torch.randint(0, 2**62, ()).item())
+
+
+def epoch_seed(data_seed: int, epoch: int) -> int:
+    """A shuffling seed for one epoch; unlike ``data_seed + epoch``, runs with nearby seeds share no orders."""
+    return int(np.random.SeedSequence([data_seed % 2**64, epoch]).generate_state(1, dtype=np.uint64)[0])
 
 
 def seed_data_order(loader: Iterable[Any], data_seed: int, epoch: int) -> None:
     """Make epoch ``epoch``'s shuffling depend only on ``(data_seed, epoch)``.
 
-    Random samplers get a fresh generator seeded with ``data_seed + epoch``; samplers with
+    Random samplers get a fresh generator seeded with :func:`epoch_seed`; samplers with
     ``set_epoch`` (``DistributedSampler``) are told the epoch. So epoch k sees the same order
     whether the run was interrupted or not, whatever the loader's iterator drew before.
     """
@@ -373,7 +380,7 @@ def seed_data_order(loader: Iterable[Any], data_seed: int, epoch: int) -> None:
         if hasattr(sampler, "set_epoch"):
             sampler.set_epoch(epoch)
         elif hasattr(sampler, "generator"):
-            sampler.generator = torch.Generator().manual_seed((data_seed + epoch) % 2**64)
+            sampler.generator = torch.Generator().manual_seed(epoch_seed(data_seed, epoch))
 
 
 # --------------------------------------------------------------------------- one epoch
@@ -531,9 +538,12 @@ def fit(
     course = session.current()
     device = _training_device(model, device, course)
     retrain = bool(course.retrain if (retrain is None and course is not None) else retrain)
+    if isinstance(early_stopping, bool):
+        raise TypeError("early_stopping takes a patience (int) or an EarlyStopping, not a bool")
     if isinstance(early_stopping, int):
         early_stopping = EarlyStopping(patience=early_stopping)
     monitor = _resolve_monitor(monitor, early_stopping, has_validation=val_loader is not None)
+    _check_monitor_fits(monitor, train_loader, scheduler)
     use_amp = _use_amp(amp, device)
     model.to(device)
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
@@ -638,6 +648,18 @@ def _resolve_monitor(monitor: str | None, early_stopping: EarlyStopping | None, 
     if monitor.startswith("val_") and not has_validation:
         raise ValueError(f"monitoring {monitor!r} needs a val_loader")
     return monitor
+
+
+def _check_monitor_fits(monitor: str, train_loader: Iterable[Any], scheduler: Any) -> None:
+    """Refuse, before any training, a monitor that cannot work with this data or scheduler."""
+    classes = dataset_classes(train_loader)
+    if monitor.endswith("_top5") and classes is not None and len(classes) <= 5:
+        raise ValueError(f"cannot monitor {monitor!r}: top-5 accuracy is only kept with more than 5 classes")
+    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau) and scheduler.mode != metric_mode(monitor):
+        raise ValueError(
+            f"ReduceLROnPlateau(mode={scheduler.mode!r}) would treat an improving {monitor!r} as a plateau: "
+            f"create it with mode={metric_mode(monitor)!r}"
+        )
 
 
 def _step_scheduler(scheduler: Any, monitored_value: float) -> None:

@@ -278,12 +278,26 @@ def test_early_stopped_run_is_presented_even_when_asked_for_more_epochs(tmp_path
 
 
 def test_restore_best_checkpoint_presents_the_best_weights(tmp_path: Path) -> None:
+    """Validation labels are flipped, so the best val_loss is epoch 1 while training goes on to epoch 3:
+    the finished checkpoint must hand out epoch 1's weights, not the last ones."""
     path = tmp_path / "run.pt"
-    model, _ = finished_run(path, restore_best=True)
+    dataset = blobs()
+    inputs, targets = dataset.tensors
+    train = DataLoader(dataset, batch_size=16, shuffle=True, generator=torch.Generator().manual_seed(0))
+    flipped = DataLoader(TensorDataset(inputs, 1 - targets), batch_size=64)
+    model = dropout_mlp(seed=0)
+    history = fit(
+        model, train, flipped, loss_fn=nn.CrossEntropyLoss(), optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+        epochs=3, checkpoint=path, restore_best=True, progress=False,
+    )  # fmt: skip
+    assert history.best("val_loss")["epoch"] == 1 and history.last["epoch"] == 3
+    state = load_checkpoint(path)
     reloaded = dropout_mlp(seed=9)
     metadata = load_model_weights(reloaded, path)
-    assert metadata["restored_best"] and metadata["best_epoch"] in (1, 2)
+    assert metadata["restored_best"] and metadata["best_epoch"] == 1
     assert_same_weights(reloaded, model)
+    last_epoch = state["model"]
+    assert any(not torch.equal(last_epoch[k], v) for k, v in reloaded.state_dict().items())
 
 
 # --------------------------------------------------------------------------- refusing bad checkpoints

@@ -216,6 +216,32 @@ def test_monitor_must_be_measurable() -> None:
         )  # fmt: skip
 
 
+def test_monitor_and_scheduler_mismatches_are_refused_before_training() -> None:
+    dataset = blobs()  # two classes: no top-5
+    dataset.classes = ["left", "right"]
+    train, val = loaders(dataset)
+    model = mlp()
+    before = [p.detach().clone() for p in model.parameters()]
+    options = dict(loss_fn=nn.CrossEntropyLoss(), epochs=1, progress=False)
+    with pytest.raises(ValueError, match="more than 5 classes"):
+        fit(model, train, val, optimizer=sgd(model), monitor="val_top5", **options)
+    optimizer = sgd(model)
+    wrong_mode = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min")
+    with pytest.raises(ValueError, match="mode='max'"):
+        fit(model, train, val, optimizer=optimizer, scheduler=wrong_mode, monitor="val_acc", **options)
+    with pytest.raises(TypeError, match="not a bool"):
+        fit(model, train, val, optimizer=sgd(model), early_stopping=True, **options)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # nothing was trained
+
+
+def test_epoch_seeds_of_nearby_runs_do_not_overlap() -> None:
+    from course_utils.training import epoch_seed
+
+    seeds = {epoch_seed(data_seed, epoch) for data_seed in range(20) for epoch in range(1, 21)}
+    assert len(seeds) == 400  # data_seed + epoch would give only 39 distinct orders
+    assert epoch_seed(7, 3) == epoch_seed(7, 3)
+
+
 def flipped_validation() -> tuple[DataLoader, DataLoader]:
     """Validation labels are the opposite of training labels: the better training gets, the worse val_loss."""
     dataset = blobs()
