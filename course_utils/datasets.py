@@ -15,8 +15,10 @@ import hashlib
 import json
 import os
 import shutil
+import tarfile
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +31,8 @@ from torchvision.transforms import v2
 from tqdm.auto import tqdm
 
 from . import session
-from .download import download_file, extract_archive, find_folder, staged_folder
+from .atomic import atomic_path
+from .download import UnsafeArchiveError, download_file, extract_archive, find_folder, staged_folder
 from .images import Screened, Screener, ScreeningReport, is_image_file, load_rgb
 from .profiles import Profile, get_profile
 from .splits import per_class_order, stratified_split
@@ -93,7 +96,9 @@ class ImageDataset(Dataset):
     """Images from ``(path, label)`` samples, like ``torchvision.datasets.ImageFolder``.
 
     ``dataset[i]`` is ``(transform(image), label)`` where ``image`` is 8-bit RGB (PIL); without a
-    ``transform`` it is a float tensor in [0, 1]. ``transform`` may be changed at any time.
+    ``transform`` it is a float tensor in [0, 1]. ``transform`` may be changed at any time, but a
+    loader whose worker processes are already running (``persistent_workers``) keeps the old one:
+    set transforms before calling ``loaders()``.
     """
 
     def __init__(
@@ -169,12 +174,13 @@ class CourseData:
             "batch_size": batch_size or self.profile.batch_size,
             "num_workers": workers,
             "pin_memory": torch.cuda.is_available(),
-            "persistent_workers": workers > 0,
         }
         generator = torch.Generator().manual_seed(self.seed)
+        # Train and val are read every epoch: their workers persist. The test loader is read once or
+        # twice, so its workers are not kept idling for the rest of the session.
         return (
-            DataLoader(self.train, shuffle=True, generator=generator, **common),
-            DataLoader(self.val, shuffle=False, **common),
+            DataLoader(self.train, shuffle=True, generator=generator, persistent_workers=workers > 0, **common),
+            DataLoader(self.val, shuffle=False, persistent_workers=workers > 0, **common),
             DataLoader(self.test, shuffle=False, **common),
         )
 
@@ -370,6 +376,13 @@ def _archive_name(name: str, url: str) -> str:
     return f"{name}-{Path(urlparse(url).path).name or 'download'}"
 
 
+UNUSABLE_ARCHIVE = (
+    UnsafeArchiveError, DatasetLayoutError, FileNotFoundError, ValueError, zipfile.BadZipFile, tarfile.TarError, EOFError,
+)
+"""Errors that say the archive itself is bad (so it is deleted), as opposed to an interruption or a full disk."""
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
+
+
 def _install_archive(name: str, info: dict, source: dict, target: Path, downloads: Path) -> None:
     """Download an archive, extract it, and move the folders it names into ``target``."""
     archive = download_file(
@@ -386,7 +399,7 @@ def _install_archive(name: str, info: dict, source: dict, target: Path, download
             for destination, inside in source["folders"].items():
                 shutil.move(str(find_folder(extracted / "archive", inside)), str(staging / destination))
             _scan(name, info, staging)  # refuse to install something the loader would reject
-    except BaseException:
+    except UNUSABLE_ARCHIVE:
         archive.unlink(missing_ok=True)  # an archive that cannot be installed is not worth keeping
         raise
     finally:
@@ -401,7 +414,33 @@ def _install_torchvision(name: str, info: dict, source: dict, target: Path, down
     factory = getattr(torchvision.datasets, source["dataset"])
     folders = dict(zip(info["classes"], info["class_folders"]))
     extension = source.get("image_format", "png")
-    raw = downloads / f"{name}-{source['dataset']}"
+    kept = downloads / f"{name}-{source['dataset']}"  # archives only: Drive on Colab
+    target.parent.mkdir(parents=True, exist_ok=True)
+    raw = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{name}-torchvision-"))  # unpacked on local disk
+    try:
+        _copy_archives(kept, raw)  # torchvision checks their md5 and skips the download
+        _write_torchvision_images(name, info, source, factory, folders, extension, raw, target)
+        _copy_archives(raw, kept)
+    finally:
+        shutil.rmtree(raw, ignore_errors=True)
+
+
+def _copy_archives(source_root: Path, destination_root: Path) -> None:
+    """Copy the archive files under ``source_root`` (keeping relative paths) that ``destination_root`` lacks."""
+    if not source_root.is_dir():
+        return
+    for archive in source_root.rglob("*"):
+        if archive.is_file() and archive.name.endswith(ARCHIVE_SUFFIXES):
+            destination = destination_root / archive.relative_to(source_root)
+            if not destination.exists():
+                with atomic_path(destination, suffix=".part") as temporary:
+                    shutil.copyfile(archive, temporary)
+
+
+def _write_torchvision_images(
+    name: str, info: dict, source: dict, factory: Callable, folders: dict, extension: str, raw: Path, target: Path
+) -> None:
+    """Write every image of a torchvision dataset into class folders under ``target`` (atomically)."""
     failed = 0
     with staged_folder(target) as staging:
         for split, options in source["splits"].items():

@@ -6,9 +6,8 @@ the predicted class is the arg-max either way, and a softmax turns both into pro
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -19,8 +18,9 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .atomic import atomic_path
 from .images import UnreadableImageError, is_image_file, load_rgb
-from .inspection import model_device
+from .inspection import model_device, preserved_state
 
 TOP_K = 5
 """Top-5 accuracy is reported when a problem has more than this many classes."""
@@ -89,21 +89,6 @@ class RunningMetrics:
         if self.num_classes is None or self.num_classes <= TOP_K:
             return None
         return self.top5_correct.item() / self.count
-
-
-@contextlib.contextmanager
-def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """Run a block with ``model`` in eval mode, then give every sub-module its own previous mode back.
-
-    (``model.train(was_training)`` would also unfreeze a BatchNorm layer deliberately kept in eval mode.)
-    """
-    modes = [(module, module.training) for module in model.modules()]
-    model.eval()
-    try:
-        yield model
-    finally:
-        for module, training in modes:
-            module.training = training
 
 
 def _resolve_device(model: nn.Module, device: str | torch.device | None) -> torch.device:
@@ -188,7 +173,7 @@ def evaluate(
     model.to(device)
     metrics = RunningMetrics(device)
     all_logits, all_targets = [], []
-    with eval_mode(model), torch.inference_mode():
+    with preserved_state(model, training=False), torch.inference_mode():
         for batch in loader:
             inputs = batch[0].to(device, non_blocking=True)
             targets = batch[1].to(device, non_blocking=True)
@@ -250,7 +235,7 @@ def predict(
     names = [str(name) for name in classes]
     device = _resolve_device(model, device)
     model.to(device)
-    with eval_mode(model):
+    with preserved_state(model, training=False):
         if isinstance(source, torch.Tensor):
             batch = source.unsqueeze(0) if source.dim() == 3 else source
             probabilities = _probabilities(model, batch, device, batch_size, len(names))
@@ -267,10 +252,10 @@ def predict(
 
 
 def save_predictions(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write a :func:`predict` frame to CSV (no index column), creating missing parent folders."""
+    """Write a :func:`predict` frame to CSV (no index column, atomically), creating missing parent folders."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False)
+    with atomic_path(path) as temporary:
+        frame.to_csv(temporary, index=False)
     return path
 
 

@@ -132,7 +132,7 @@ def _input_sizes(input_size: InputSize) -> list[tuple[int, ...]]:
     return [tuple(size) for size in input_size]  # type: ignore[union-attr]
 
 
-def _probe_inputs(model: nn.Module, input_size: InputSize, batch: int, device: torch.device) -> list[torch.Tensor]:
+def _probe_inputs(input_size: InputSize, batch: int, device: torch.device) -> list[torch.Tensor]:
     return [torch.rand(batch, *size, device=device) for size in _input_sizes(input_size)]
 
 
@@ -150,7 +150,7 @@ def _module_macs(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> int
 
 def count_macs(
     model: nn.Module,
-    input_size: InputSize = (3, 224, 224),
+    input_size: InputSize,
     *,
     device: str | torch.device | None = None,
 ) -> int:
@@ -170,7 +170,7 @@ def count_macs(
     handles = [module.register_forward_hook(add) for module in counted]
     try:
         with preserved_state(model, training=False), torch.no_grad():
-            model(*_probe_inputs(model, input_size, 1, device))
+            model(*_probe_inputs(input_size, 1, device))
     finally:
         for handle in handles:
             handle.remove()
@@ -259,7 +259,7 @@ def layer_table(
     handles = [module.register_forward_hook(record(name)) for name, module in _reported_modules(model)]
     try:
         with preserved_state(model), torch.no_grad():
-            model(*_probe_inputs(model, input_size, PROBE_BATCH, device))
+            model(*_probe_inputs(input_size, PROBE_BATCH, device))
     finally:
         for handle in handles:
             handle.remove()

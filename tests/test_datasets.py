@@ -20,8 +20,8 @@ from course_utils.datasets import DatasetLayoutError, DatasetUnavailable, ImageD
 from course_utils.profiles import FULL, QUICK, Profile
 from course_utils.transforms import basic_transforms
 
-SHARED_DATA = Path(os.environ.get("COURSE_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data")
-"""The course's real images: COURSE_DATA_DIR when set (read before the tests unset it), else ../shared/data."""
+from conftest import SHARED_DATA
+
 TINY = Profile("tiny", train_per_class=4, eval_per_class=2, epochs=1, batch_size=4, num_workers=0, allow_synthetic=True)
 PLAIN = {"train_transform": basic_transforms(16), "eval_transform": basic_transforms(16)}
 
@@ -37,7 +37,7 @@ def http() -> Iterator[LocalServer]:
 def isolated(monkeypatch: pytest.MonkeyPatch) -> None:
     """No setup() state and no COURSE_* variables leak into (or out of) these tests."""
     monkeypatch.setattr(session, "_current", None)
-    for variable in ("COURSE_DATA_DIR", "COURSE_CACHE_DIR", "COURSE_PROFILE"):
+    for variable in ("COURSE_DATA_DIR", "COURSE_CACHE_DIR", "COURSE_DOWNLOAD_DIR", "COURSE_PROFILE"):
         monkeypatch.delenv(variable, raising=False)
 
 
@@ -359,9 +359,16 @@ class FakeCIFAR10:
     """Stands in for torchvision.datasets.CIFAR10: a few 32x32 images per class, no network."""
 
     calls: list[dict] = []
+    fetched: int = 0
 
     def __init__(self, root: str, train: bool, download: bool) -> None:
         FakeCIFAR10.calls.append({"root": root, "train": train, "download": download})
+        archive = Path(root) / "cifar-10-python.tar.gz"
+        if download and not archive.exists():  # like torchvision: fetch the archive only when missing
+            archive.parent.mkdir(parents=True, exist_ok=True)
+            archive.write_bytes(b"pretend archive")
+            FakeCIFAR10.fetched += 1
+        (Path(root) / "cifar-10-batches-py").mkdir(exist_ok=True)  # and unpack it beside
         self.items = [
             (Image.new("RGB", (32, 32), (25 * label, 0, 0)), label)
             for label in range(10)
@@ -389,6 +396,24 @@ def test_torchvision_source_is_converted_to_png_class_folders(tmp_path: Path, mo
     assert len(data.test) == 20 and len(data.train) + len(data.val) == 30
 
 
+def test_torchvision_archives_are_kept_and_unpacked_locally(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the archive goes to the download folder (Drive on Colab); a new machine reuses it."""
+    import torchvision.datasets
+
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", FakeCIFAR10)
+    monkeypatch.setattr(FakeCIFAR10, "calls", [])
+    monkeypatch.setattr(FakeCIFAR10, "fetched", 0)
+    source = datasets.dataset_info("cifar10")["sources"][0]
+    drive = tmp_path / "drive"
+    load_dataset("cifar10", profile=FULL, cache_dir=tmp_path / "local1", download_dir=drive, sources=[source], **PLAIN)
+    kept = sorted(p.relative_to(drive).as_posix() for p in drive.rglob("*") if p.is_file())
+    assert kept == ["cifar10-CIFAR10/cifar-10-python.tar.gz"] and FakeCIFAR10.fetched == 1
+    assert not any(Path(call["root"]).is_relative_to(drive) for call in FakeCIFAR10.calls)  # unpacked locally
+    assert not list((tmp_path / "local1").glob(".cifar10-torchvision-*"))  # work folder removed
+    again = load_dataset("cifar10", profile=FULL, cache_dir=tmp_path / "local2", download_dir=drive, sources=[source], **PLAIN)
+    assert again.source == "download" and FakeCIFAR10.fetched == 1  # rebuilt from the kept archive
+
+
 @pytest.mark.skipif(not (SHARED_DATA / "cats_dogs").is_dir(), reason="the shared cats_dogs copy is not on this machine")
 def test_real_cats_dogs_via_course_data_dir_in_quick_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COURSE_DATA_DIR", str(SHARED_DATA))
@@ -403,3 +428,25 @@ def test_real_cats_dogs_via_course_data_dir_in_quick_profile(tmp_path: Path, mon
             assert Path(path).parts[-3] == ("val" if split == "test" else split)
     image, _ = data.train[0]
     assert image.shape == (3, 224, 224)
+
+
+def test_an_interrupted_install_keeps_the_good_archive(tmp_path: Path, http: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C (or a full disk) while unpacking must not throw away a download that may have taken an hour."""
+    files = cats_dogs_files(2)
+    http.routes["/main.zip"] = Route(
+        github_style_zip("dogs-vs-cats-main", {f"train_set/{a}": {n: d for n, d in files.items() if n.startswith(a[:3])} for a in ("cats", "dogs")}),
+        content_type="application/zip",
+    )
+    source = dict(datasets.dataset_info("cats_dogs")["sources"][0], url=http.url("/main.zip"), folders={"train": "train_set"})
+
+    def interrupted(archive: Path, target: Path) -> None:
+        raise KeyboardInterrupt
+
+    original = datasets.extract_archive
+    monkeypatch.setattr(datasets, "extract_archive", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        load_dataset("cats_dogs", profile=FULL, cache_dir=tmp_path, sources=[source], **PLAIN)
+    assert os.listdir(tmp_path / "_downloads") == ["cats_dogs-main.zip"] and not (tmp_path / "cats_dogs").exists()
+    monkeypatch.setattr(datasets, "extract_archive", original)
+    data = load_dataset("cats_dogs", profile=FULL, cache_dir=tmp_path, sources=[source], **PLAIN)
+    assert data.source == "download" and http.hits["/main.zip"] == 1 and len(data.train) > 0

@@ -58,12 +58,12 @@ def test_count_params_separates_frozen_parameters() -> None:
 
 def test_count_macs_matches_torchvision_published_figures(resnet50: nn.Module, alexnet: nn.Module) -> None:
     resnet50.train()
-    macs = count_macs(resnet50)
+    macs = count_macs(resnet50, (3, 224, 224))
     assert round(macs / 1e9, 3) == 4.089
     assert round(macs / 1e9, 3) == torchvision.models.get_model_weights("resnet50").IMAGENET1K_V1.meta["_ops"]
     assert resnet50.training, "count_macs must restore training mode"
     assert hook_count(resnet50) == 0
-    assert round(count_macs(alexnet) / 1e9, 3) == 0.714
+    assert round(count_macs(alexnet, (3, 224, 224)) / 1e9, 3) == 0.714
     assert torchvision.models.get_model_weights("alexnet").IMAGENET1K_V1.meta["_ops"] == 0.714
 
 

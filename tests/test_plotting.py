@@ -22,7 +22,9 @@ from torchvision import transforms
 from course_utils import plotting, session
 from course_utils.images import load_rgb
 
-PHOTOS = Path("/work/shared/data/cats_dogs/train")
+from conftest import SHARED_DATA
+
+PHOTOS = SHARED_DATA / "cats_dogs" / "train"
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 CIFAR10 = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 

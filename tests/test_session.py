@@ -16,7 +16,7 @@ from course_utils.profiles import FULL, QUICK, get_profile
 
 @pytest.fixture(autouse=True)
 def clean_session(monkeypatch: pytest.MonkeyPatch):
-    for name in (session.DATA_DIR_ENV, session.CACHE_DIR_ENV, session.CHECKPOINT_DIR_ENV, session.RETRAIN_ENV, "COURSE_PROFILE"):
+    for name in (session.DATA_DIR_ENV, session.CACHE_DIR_ENV, session.DOWNLOAD_DIR_ENV, session.CHECKPOINT_DIR_ENV, session.RETRAIN_ENV, "COURSE_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     previous = session._current
     yield

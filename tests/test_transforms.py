@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,7 +23,7 @@ from course_utils.transforms import (
     preset_transforms,
 )
 
-SHARED_DATA = Path(os.environ.get("COURSE_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data")
+from conftest import SHARED_DATA
 SHARED_CIFAR = SHARED_DATA / "cifar10" / "train"
 
 
