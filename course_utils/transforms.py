@@ -1,7 +1,7 @@
 """Transform presets (torchvision.transforms.v2) and the normalisation statistics they use.
 
-Every preset is a ``v2.Compose`` whose ``mean`` and ``std`` attributes say how it normalises, so a
-plot can undo it: ``mean, std = normalization_of(transform)``.
+Every preset is a ``v2.Compose`` ending in ``Normalize`` (when it normalises), so a plot can undo
+it: ``mean, std = normalization_of(transform)``.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from torchvision import transforms as v1
 from torchvision.transforms import v2
 
 Stats = tuple[float, ...]
@@ -30,10 +31,7 @@ def _compose(steps: list, mean: Sequence[float] | None, std: Sequence[float] | N
     steps = [*steps, v2.ToImage(), v2.ToDtype(torch.float32, scale=True)]
     if mean is not None:
         steps.append(v2.Normalize(mean=list(mean), std=list(std)))
-    transform = v2.Compose(steps)
-    transform.mean = tuple(mean) if mean is not None else IDENTITY_MEAN
-    transform.std = tuple(std) if std is not None else IDENTITY_STD
-    return transform
+    return v2.Compose(steps)
 
 
 def _pair(size: int | Sequence[int]) -> tuple[int, int]:
@@ -87,12 +85,12 @@ def preset_transforms(preset: str, *, train: bool, **options) -> v2.Compose:
 def normalization_of(transform) -> tuple[Stats, Stats]:
     """``(mean, std)`` that ``transform`` normalises with; identity ``((0,0,0), (1,1,1))`` when none.
 
-    Understands the presets above, any (nested) v1/v2 ``Compose`` and ``Normalize``.
+    Understands any (nested) v1/v2 ``Compose`` and ``Normalize``.
     """
     if transform is None:
         return IDENTITY_MEAN, IDENTITY_STD
     mean, std = getattr(transform, "mean", None), getattr(transform, "std", None)
-    if mean is not None and std is not None and not callable(mean):
+    if isinstance(transform, (v1.Normalize, v2.Normalize)):
         return tuple(float(m) for m in mean), tuple(float(s) for s in std)
     for step in reversed(getattr(transform, "transforms", [])):
         found = normalization_of(step)
