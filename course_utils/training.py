@@ -549,6 +549,7 @@ def fit(
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     step = _Step(model, loss_fn, output_hook or standard_output, device, use_amp)
     tracker = _BestTracker(monitor, early_stopping.min_delta if early_stopping else 0.0, keep_weights=restore_best)
+    resumable = _Resumable(model, optimizer, scheduler, scaler, tracker, train_loader)
     run_metadata = _run_metadata(metadata, train_loader, model, optimizer, scheduler, course, epochs, monitor)
     history = History()
     data_seed = initial_data_seed(train_loader)
@@ -573,9 +574,7 @@ def fit(
                 )
                 return History(state["history"], from_checkpoint=True, stopped_early=bool(stored.get("stopped_early")))
             if resume:
-                _restore_training_state(
-                    checkpoint, state, model, optimizer, scheduler, scaler, tracker, train_loader, say
-                )
+                resumable.restore(checkpoint, state, say)
                 history, data_seed = History(state["history"]), state["data_seed"]
                 say(f"Resuming from {checkpoint} after epoch {state['epoch']}/{epochs}.")
             else:
@@ -600,13 +599,7 @@ def fit(
                     finished=finished, stopped_early=stop, restored_best=restore_best and finished,
                     best_epoch=tracker.best_epoch, saved_at=timestamp(),
                 )  # fmt: skip
-                save_checkpoint(
-                    checkpoint,
-                    _training_state(
-                        epoch, model, optimizer, scheduler, scaler, tracker, train_loader, data_seed, history,
-                        run_metadata,
-                    ),
-                )
+                save_checkpoint(checkpoint, resumable.state(epoch, data_seed, history, run_metadata))
             bar.epoch_done(record)
             if stop:
                 history.stopped_early = True
@@ -703,60 +696,53 @@ def _run_metadata(
     }
 
 
-def _training_state(
-    epoch: int,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler: Any,
-    scaler: torch.amp.GradScaler,
-    tracker: _BestTracker,
-    train_loader: Iterable[Any],
-    data_seed: int,
-    history: History,
-    metadata: Mapping[str, Any],
-) -> dict[str, Any]:
-    """Everything needed to continue after ``epoch`` exactly as if never interrupted."""
-    return {
-        "epoch": epoch,
-        "data_seed": data_seed,
-        "model": model.state_dict(),
-        "best_model": tracker.best_weights,
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict() if scheduler is not None else None,
-        "scaler": scaler.state_dict(),
-        "tracker": tracker.state(),
-        "rng": capture_rng_state(train_loader),
-        "history": history.records(),
-        "metadata": dict(metadata),
-    }
+@dataclass
+class _Resumable:
+    """The objects whose state a checkpoint saves after every epoch and a resume puts back."""
 
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: torch.amp.GradScaler
+    tracker: _BestTracker
+    train_loader: Iterable[Any]
 
-def _restore_training_state(
-    path: Path,
-    state: Mapping[str, Any],
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler: Any,
-    scaler: torch.amp.GradScaler,
-    tracker: _BestTracker,
-    train_loader: Iterable[Any],
-    say: Callable[[str], None],
-) -> None:
-    stored = state.get("metadata", {})
-    check_model_compatible(path, model, state["model"])
-    in_use = {"optimizer": type(optimizer).__name__, "scheduler": type(scheduler).__name__ if scheduler else None}
-    for key, current in in_use.items():
-        if stored.get(key) != current:
-            raise CheckpointError(path, f"was trained with {key} {stored.get(key)}, but this run uses {current}.")
-    model.load_state_dict(state["model"])
-    try:
-        optimizer.load_state_dict(state["optimizer"])
-        if scheduler is not None:
-            scheduler.load_state_dict(state["scheduler"])
-    except (ValueError, KeyError, RuntimeError) as error:
-        raise CheckpointError(path, f"optimizer or scheduler state does not fit this run ({error}).") from error
-    if scaler.is_enabled() and state.get("scaler"):
-        scaler.load_state_dict(state["scaler"])
-    tracker.load(state["tracker"], state.get("best_model"))
-    for problem in restore_rng_state(state["rng"], train_loader):
-        say(f"Note: {problem}.")
+    def state(self, epoch: int, data_seed: int, history: History, metadata: Mapping[str, Any]) -> dict[str, Any]:
+        """Everything needed to continue after ``epoch`` exactly as if never interrupted."""
+        return {
+            "epoch": epoch,
+            "data_seed": data_seed,
+            "model": self.model.state_dict(),
+            "best_model": self.tracker.best_weights,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "scaler": self.scaler.state_dict(),
+            "tracker": self.tracker.state(),
+            "rng": capture_rng_state(self.train_loader),
+            "history": history.records(),
+            "metadata": dict(metadata),
+        }
+
+    def restore(self, path: Path, state: Mapping[str, Any], say: Callable[[str], None]) -> None:
+        """Put back what :meth:`state` saved, refusing a checkpoint made for another model or optimiser."""
+        stored = state.get("metadata", {})
+        check_model_compatible(path, self.model, state["model"])
+        in_use = {
+            "optimizer": type(self.optimizer).__name__,
+            "scheduler": type(self.scheduler).__name__ if self.scheduler else None,
+        }
+        for key, current in in_use.items():
+            if stored.get(key) != current:
+                raise CheckpointError(path, f"was trained with {key} {stored.get(key)}, but this run uses {current}.")
+        self.model.load_state_dict(state["model"])
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+            if self.scheduler is not None:
+                self.scheduler.load_state_dict(state["scheduler"])
+        except (ValueError, KeyError, RuntimeError) as error:
+            raise CheckpointError(path, f"optimizer or scheduler state does not fit this run ({error}).") from error
+        if self.scaler.is_enabled() and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        self.tracker.load(state["tracker"], state.get("best_model"))
+        for problem in restore_rng_state(state["rng"], self.train_loader):
+            say(f"Note: {problem}.")
