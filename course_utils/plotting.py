@@ -148,6 +148,20 @@ def _grid(count: int, ncols: int, cell: tuple[float, float]) -> tuple[Figure, li
     return fig, axes[:count]
 
 
+def _image_grid(
+    items: list[ImageLike],
+    mean: Sequence[float] | None,
+    std: Sequence[float] | None,
+    ncols: int,
+    cell: tuple[float, float],
+) -> tuple[Figure, list[Axes]]:
+    """A grid with one image per axes (normalisation undone); callers add the titles."""
+    fig, axes = _grid(len(items), ncols, cell)
+    for ax, image in zip(axes, items):
+        _imshow(ax, to_display_array(image, mean=mean, std=std))
+    return fig, axes
+
+
 def _imshow(ax: Axes, array: np.ndarray, **kwargs: Any) -> None:
     if array.ndim == 2:
         kwargs.setdefault("cmap", plt.get_cmap("gray").with_extremes(bad=GAP_COLOR))  # NaN marks gaps
@@ -173,11 +187,9 @@ def show_images(
 ) -> Figure:
     """Show photos (paths, PIL images, arrays or tensors) in a grid, each with an optional title."""
     items, _ = _image_list(images, max_images)
-    fig, axes = _grid(len(items), ncols, cell=(3.0, 3.0))
-    for index, (ax, image) in enumerate(zip(axes, items)):
-        _imshow(ax, to_display_array(image, mean=mean, std=std))
-        if titles is not None and index < len(titles):
-            ax.set_title(titles[index], fontsize=10)
+    fig, axes = _image_grid(items, mean, std, ncols, cell=(3.0, 3.0))
+    for ax, text in zip(axes, titles or []):
+        ax.set_title(text, fontsize=10)
     return _titled(fig, title)
 
 
@@ -195,11 +207,9 @@ def show_batch(
     """Show a batch ``(N, C, H, W)`` from a DataLoader with class names (normalisation undone)."""
     items, total = _image_list(images, max_images)
     names = _label_list(labels, len(items))
-    fig, axes = _grid(len(items), ncols, cell=(1.7, 1.9))
-    for index, (ax, image) in enumerate(zip(axes, items)):
-        _imshow(ax, to_display_array(image, mean=mean, std=std))
-        if names is not None:
-            ax.set_title(_class_name(names[index], classes), fontsize=9)
+    fig, axes = _image_grid(items, mean, std, ncols, cell=(1.7, 1.9))
+    for ax, name in zip(axes, names or []):
+        ax.set_title(_class_name(name, classes), fontsize=9)
     default = f"{len(items)} of {total} images" if len(items) < total else f"{total} images"
     return _titled(fig, title or default)
 
@@ -250,10 +260,9 @@ def prediction_grid(
         raise ValueError(f"{count} images need as many labels: got {len(predicted)} predicted, "
                          f"{'no' if truth is None else len(truth)} true")
     confidence = _predicted_probabilities(probabilities, predicted, count)
-    fig, axes = _grid(count, ncols, cell=(2.6, 2.9))
+    fig, axes = _image_grid(items, mean, std, ncols, cell=(2.6, 2.9))
     correct = 0
-    for index, (ax, image) in enumerate(zip(axes, items)):
-        _imshow(ax, to_display_array(image, mean=mean, std=std))
+    for index, ax in enumerate(axes):
         guess = _class_name(predicted[index], classes)
         text = f"pred: {guess}" + (f" ({confidence[index]:.0%})" if confidence is not None else "")
         color = "black"
