@@ -90,12 +90,11 @@ def synthetic_warning(names: set[str] | list[str]) -> str:
 
 
 def mark_synthetic(dataset: str) -> None:
-    """Record that ``dataset`` is a generated stand-in, and say so loudly."""
+    """Record that ``dataset`` is a generated stand-in, and say so loudly (on stderr: red in Jupyter)."""
     course = _current
     if course is not None:
         course.synthetic.add(dataset)
     print(synthetic_warning([dataset]), file=sys.stderr)
-    print(synthetic_warning([dataset]))
 
 
 def data_notice() -> str:

@@ -84,7 +84,8 @@ def test_synthetic_data_is_announced(capsys) -> None:
     course = course_utils.setup(quiet=True)
     assert course_utils.data_notice() == ""
     session.mark_synthetic("cats_dogs")
-    assert "SYNTHETIC" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "SYNTHETIC" in printed.err and "SYNTHETIC" not in printed.out  # said once, on stderr
     assert "cats_dogs" in course_utils.data_notice() and "SYNTHETIC" in course.banner()
 
 
