@@ -48,8 +48,11 @@ def synced_notebook(path: Path) -> nbformat.NotebookNode:
         cells.insert(0, bootstrap)
     title = f"# {info['title']}\n\n{colab_badge(path.name)}"
     if len(cells) > 1 and cells[1].cell_type == "markdown" and cells[1].source.startswith("# "):
-        rest = cells[1].source.split("\n\n", 2)[2:] if "colab-badge" in cells[1].source else cells[1].source.split("\n\n", 1)[1:]
-        cells[1].source = "\n\n".join([title, *rest])
+        # keep the lecture's introduction: the paragraphs after the heading and the badge line
+        paragraphs = cells[1].source.split("\n\n")[1:]
+        if paragraphs and "colab-badge" in paragraphs[0]:
+            paragraphs = paragraphs[1:]
+        cells[1].source = "\n\n".join([title, *paragraphs])
     else:
         cells.insert(1, nbformat.v4.new_markdown_cell(title))
     return notebook
