@@ -92,3 +92,13 @@ def test_the_wheel_colab_installs_ships_every_module_and_the_registry(tmp_path: 
     assert "course_utils/registry/registry.json" in names
     modules = {f"course_utils/{path.name}" for path in (ROOT / "course_utils").glob("*.py")}
     assert modules <= names, sorted(modules - names)
+
+
+def test_readme_states_the_quick_profile_as_it_is() -> None:
+    """The README describes the quick profile in numbers; they must be profiles.QUICK's."""
+    from course_utils.profiles import QUICK
+
+    readme = (ROOT / "README.md").read_text()
+    row = next(line for line in readme.splitlines() if line.startswith("| `quick` |"))
+    assert f"{QUICK.train_per_class} training / {QUICK.eval_per_class} evaluation images per class" in row
+    assert f"{QUICK.epochs} epochs" in row
