@@ -3,7 +3,7 @@
 #
 #   make course   run every notebook end to end (quick profile unless COURSE_PROFILE=full)
 #   make test     unit tests + every notebook under nbval (quick profile)
-#   make lab      JupyterLab on the notebooks
+#   make lab      JupyterLab on the notebooks (extra options: make lab LAB_ARGS="--port=8889 --no-browser")
 #   make bench    benchmarks, ratios side by side
 
 SHELL := /bin/bash
@@ -20,6 +20,9 @@ NOTEBOOK_BACKEND := module://matplotlib_inline.backend_inline
 # Headless runs log one line per epoch instead of progress bars (fit honours TQDM_DISABLE).
 HEADLESS := MPLBACKEND=$(NOTEBOOK_BACKEND) TQDM_DISABLE=1
 export PYTHONUNBUFFERED := 1
+# Extra options for `jupyter lab`; as root (a container, a cloud machine) Jupyter also needs --allow-root.
+LAB_ARGS ?=
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: course test unit nbtest lab bench sync clean help
 
@@ -47,7 +50,7 @@ nbtest: $(STAMP)
 		$(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=600 notebooks
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks
+	$(VENV)/bin/jupyter lab notebooks $(ALLOW_ROOT) $(LAB_ARGS)
 
 bench: $(STAMP)
 	@set -e; for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) $$script; done

@@ -1,7 +1,8 @@
-"""pyproject.toml and environment.yml must describe the same environment."""
+"""How the course is installed and started: pyproject.toml, environment.yml (the same environment) and the Makefile."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -26,9 +27,16 @@ def split_requirement(requirement: str) -> tuple[str, str]:
     return CONDA_TO_PYPI.get(name, name), match.group(2).replace(" ", "")
 
 
-def pyproject_requirements() -> dict[str, str]:
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    requirements = project["dependencies"] + project["optional-dependencies"]["dev"]
+def pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def pyproject_requirements(*extras: str) -> dict[str, str]:
+    """Runtime dependencies plus the named extras (all of them when none is named)."""
+    optional = pyproject()["project"]["optional-dependencies"]
+    requirements = list(pyproject()["project"]["dependencies"])
+    for extra in extras or optional:
+        requirements += optional[extra]
     return dict(split_requirement(r) for r in requirements)
 
 
@@ -76,17 +84,37 @@ def test_opencv_is_the_headless_wheel() -> None:
     assert "opencv-python-headless" in pyproject_requirements()
 
 
+def test_the_lab_extra_installs_jupyterlab_and_widgets() -> None:
+    """`pip install "cnn-course[lab]"` is what a student guesses; `.[dev]` (what make installs) includes it."""
+    lab = pyproject_requirements("lab")
+    assert {"jupyterlab", "ipywidgets"} <= set(lab)
+    assert lab.items() <= pyproject_requirements("dev").items()
+
+
+def test_license_is_an_spdx_string_that_the_required_setuptools_understands() -> None:
+    """A TOML-table license makes setuptools warn on every install (and stop building after 2027-02-18)."""
+    assert pyproject()["project"]["license"] == "MIT"
+    (setuptools,) = [r for r in pyproject()["build-system"]["requires"] if r.startswith("setuptools")]
+    minimum = re.fullmatch(r"setuptools>=(\d+)(\.\d+)*", setuptools)
+    assert minimum and int(minimum.group(1)) >= 77, setuptools  # SPDX license strings need setuptools 77
+
+
 def test_the_wheel_colab_installs_ships_every_module_and_the_registry(tmp_path: Path) -> None:
-    """Colab installs from git (a built wheel, not an editable checkout): nothing may be left behind."""
+    """Colab installs from git (a built wheel, not an editable checkout): nothing may be left behind,
+    and the build prints no deprecation warning (students see it on every install)."""
     source = tmp_path / "source"
     shutil.copytree(ROOT / "course_utils", source / "course_utils", ignore=shutil.ignore_patterns("__pycache__"))
     (source / "data").mkdir()
     for name in ("pyproject.toml", "README.md", "data/registry.json"):
         shutil.copy(ROOT / name, source / name)
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), str(source)],
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--verbose", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), str(source)],
         check=True,
+        capture_output=True,
+        text=True,
     )
+    printed = build.stdout + build.stderr
+    assert "project.license" not in printed and "DeprecationWarning" not in printed and "BuildBackendWarning" not in printed
     (wheel,) = tmp_path.glob("cnn_course-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "course_utils/registry/registry.json" in names
@@ -102,3 +130,15 @@ def test_readme_states_the_quick_profile_as_it_is() -> None:
     row = next(line for line in readme.splitlines() if line.startswith("| `quick` |"))
     assert f"{QUICK.train_per_class} training / {QUICK.eval_per_class} evaluation images per class" in row
     assert f"{QUICK.epochs} epochs" in row
+
+
+def make_dry_run(*arguments: str) -> str:
+    """What ``make -n`` would run (nothing is run)."""
+    done = subprocess.run(["make", "-n", "-C", str(ROOT), *arguments], check=True, capture_output=True, text=True)
+    return done.stdout
+
+
+def test_make_lab_passes_lab_args_and_allows_root() -> None:
+    (command,) = [line for line in make_dry_run("lab", "LAB_ARGS=--port=8899 --no-browser").splitlines() if " lab " in line]
+    assert command.split()[-2:] == ["--port=8899", "--no-browser"]
+    assert ("--allow-root" in command) == (os.geteuid() == 0)  # Jupyter refuses to start as root without it
