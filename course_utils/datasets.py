@@ -538,7 +538,7 @@ def _find_copy(
             tried.append(f"download from {source['url']} failed: {error}")
     if profile.allow_synthetic:
         folder = _synthetic_copy(name, info, profile, seed, cache_dir)
-        session.mark_synthetic(name)
+        session.mark_synthetic(name, reason="; ".join(tried))
         return folder, "synthetic"
     raise DatasetUnavailable(_unavailable_message(name, info, tried, cached, sources))
 

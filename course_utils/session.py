@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import platform
 import random
 import sys
 from dataclasses import dataclass, field
@@ -18,6 +20,10 @@ CACHE_DIR_ENV = "COURSE_CACHE_DIR"
 DOWNLOAD_DIR_ENV = "COURSE_DOWNLOAD_DIR"
 CHECKPOINT_DIR_ENV = "COURSE_CHECKPOINT_DIR"
 RETRAIN_ENV = "COURSE_RETRAIN"
+STANDIN_LOG_ENV = "COURSE_STANDIN_LOG"
+"""A file to which each stand-in dataset is appended as one JSON line (``tools/run_notebooks.py`` sets it)."""
+CPU_SECONDS_PER_EPOCH = 100
+"""Measured: one full-profile epoch of notebook 01's CNN on a 2-core CPU (the whole notebook took ~17 min)."""
 
 DRIVE_MOUNT_POINT = Path("/content/drive")
 DRIVE_COURSE_DIR = DRIVE_MOUNT_POINT / "MyDrive" / "cnn-course"
@@ -62,8 +68,16 @@ class Course:
         return where + " (downloads when missing)"
 
     def banner(self) -> str:
+        """Versions and device; profile, seed and folders; and a warning when the full profile runs on a CPU."""
+        import torchvision
+
+        environment = [
+            f"Python {platform.python_version()}",
+            f"torch {torch.__version__}",
+            f"torchvision {torchvision.__version__}",
+            f"device={device_description(self.device)}",
+        ]
         parts = [
-            f"device={self.device.type}",
             f"profile={self.profile.name}",
             f"seed={self.seed}",
             f"data={self.data_source}",
@@ -71,10 +85,12 @@ class Course:
         ]
         if self.on_colab:
             parts.append("colab" + (" + drive" if self.drive_mounted else " (drive not mounted)"))
-        line = "course_utils | " + " | ".join(parts)
         if self.synthetic:
-            line += " | " + synthetic_warning(self.synthetic)
-        return line
+            parts.append(synthetic_warning(self.synthetic))
+        lines = [environment, parts]
+        if self.device.type == "cpu" and not self.profile.is_quick:
+            lines.append([slow_profile_warning(self.profile.epochs)])
+        return "\n".join("course_utils | " + " | ".join(line) for line in lines)
 
 
 _current: Course | None = None
@@ -85,16 +101,43 @@ def current() -> Course | None:
     return _current
 
 
+def device_description(device: torch.device) -> str:
+    """``cuda (NVIDIA T4)``, ``mps (Apple GPU)`` or ``cpu (8 cores)``."""
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    if device.type == "mps":
+        return "mps (Apple GPU)"
+    return f"{device.type} ({os.cpu_count()} cores)"
+
+
+def slow_profile_warning(epochs: int) -> str:
+    """What a student on a CPU needs to know before the first training cell of the full profile."""
+    minutes = round(epochs * CPU_SECONDS_PER_EPOCH / 60)
+    return (
+        f"!! full profile on a CPU: a training run takes ~{minutes} min ({epochs} epochs of ~{CPU_SECONDS_PER_EPOCH} s "
+        'for notebook 01; bigger networks take longer). For a quick run: cu.setup(profile="quick") or '
+        "COURSE_PROFILE=quick; on Colab choose a GPU (Runtime > Change runtime type) !!"
+    )
+
+
 def synthetic_warning(names: set[str] | list[str]) -> str:
     return "!! SYNTHETIC STAND-IN DATA (" + ", ".join(sorted(names)) + ") - not real images !!"
 
 
-def mark_synthetic(dataset: str) -> None:
-    """Record that ``dataset`` is a generated stand-in, and say so loudly (on stderr: red in Jupyter)."""
+def mark_synthetic(dataset: str, reason: str = "") -> None:
+    """Record that ``dataset`` is a generated stand-in, and say so loudly (on stderr: red in Jupyter).
+
+    ``reason`` says why the real data could not be had; with ``COURSE_STANDIN_LOG`` set, both are
+    appended to that file as one JSON line (how ``make course`` learns which notebooks ran on stand-ins).
+    """
     course = _current
     if course is not None:
         course.synthetic.add(dataset)
-    print(synthetic_warning([dataset]), file=sys.stderr)
+    print(synthetic_warning([dataset]) + (f"\n   why: {reason}" if reason else ""), file=sys.stderr)
+    log = os.environ.get(STANDIN_LOG_ENV, "").strip()
+    if log:
+        with open(log, "a", encoding="utf-8") as file:
+            file.write(json.dumps({"dataset": dataset, "reason": reason}) + "\n")
 
 
 def data_notice() -> str:
@@ -187,7 +230,8 @@ def setup(
 ) -> Course:
     """Prepare a notebook: seed everything, pick the device, read the profile, find data and checkpoints.
 
-    Prints one banner line (device, profile, data source) unless ``quiet``.
+    ``profile`` (``"quick"`` or ``"full"``) overrides ``COURSE_PROFILE``. Prints the banner unless
+    ``quiet``: versions and device, profile and folders, and a warning when the full profile runs on a CPU.
     """
     global _current
     seed_everything(seed)
