@@ -7,6 +7,7 @@ import importlib.util
 import shutil
 import subprocess
 import sys
+import tempfile
 import types
 from pathlib import Path
 
@@ -73,7 +74,9 @@ def test_bootstrap_does_nothing_off_colab(monkeypatch: pytest.MonkeyPatch) -> No
     exec(colab.bootstrap_source(), {})
 
 
-def test_bootstrap_on_colab_keeps_colab_torch_and_mounts_drive(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_bootstrap_on_colab_reinstalls_the_course_keeps_colab_torch_and_mounts_drive(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     mounts: list[str] = []
     google = types.ModuleType("google")
     google_colab = types.ModuleType("google.colab")
@@ -81,23 +84,28 @@ def test_bootstrap_on_colab_keeps_colab_torch_and_mounts_drive(monkeypatch: pyte
     google.colab = google_colab
     monkeypatch.setitem(sys.modules, "google", google)
     monkeypatch.setitem(sys.modules, "google.colab", google_colab)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the constraints file goes to the temporary folder
     commands: list[list[str]] = []
     constraints: dict[str, str] = {}
 
     def fake_run(command: list[str], check: bool) -> None:
         assert check
         commands.append(command)
-        constraint_file = command[command.index("-c") + 1]
-        constraints["text"] = Path(constraint_file).read_text()
+        if "-c" in command:
+            constraint_file = Path(command[command.index("-c") + 1])
+            assert constraint_file.parent == tmp_path  # not a fixed /tmp path: parallel runs would collide
+            constraints["text"] = constraint_file.read_text()
 
     monkeypatch.setattr(subprocess, "run", fake_run)
     exec(colab.bootstrap_source(), {})
 
-    assert len(commands) == 1
-    command = commands[0]
-    assert command[:4] == [sys.executable, "-m", "pip", "install"]
-    assert "--upgrade" not in command and "--force-reinstall" not in command
-    assert command[-1] == f"cnn-course @ git+{colab.repository_url()}.git@main"
+    package = f"cnn-course @ git+{colab.repository_url()}.git@main"
+    assert all(command[:4] == [sys.executable, "-m", "pip", "install"] for command in commands)
+    reinstall, install = commands
+    # the course package itself is replaced on every run (same version number, new code), without its dependencies ...
+    assert {"--force-reinstall", "--no-deps"} <= set(reinstall) and reinstall[-1] == package
+    # ... then its dependencies are installed with Colab's torch and torchvision held where they are
+    assert "--upgrade" not in install and "--force-reinstall" not in install and install[-1] == package
     pins = set(constraints["text"].splitlines())
     assert pins == {f"torch=={importlib.metadata.version('torch')}", f"torchvision=={importlib.metadata.version('torchvision')}"}
     assert mounts == ["/content/drive"]
