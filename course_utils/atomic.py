@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,3 +54,19 @@ def atomic_path(destination: str | Path, suffix: str = ".tmp") -> Iterator[Path]
     finally:
         temporary.unlink(missing_ok=True)
     fsync_folder(destination.parent)
+
+
+def remove_stale_temporaries(destination: str | Path, suffix: str = ".tmp", *, older_than: float) -> list[Path]:
+    """Remove the temporary files :func:`atomic_path` left beside ``destination`` when its process was
+    killed: those not modified for ``older_than`` seconds (a newer one may belong to a write in progress)."""
+    destination = Path(destination)
+    cutoff = time.time() - older_than
+    removed = []
+    for path in destination.parent.glob(f".{glob.escape(destination.name)}.*{suffix}"):
+        try:
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed.append(path)
+        except OSError:
+            pass  # gone already, or not ours to remove
+    return removed

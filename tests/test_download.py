@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import tarfile
 import threading
 import time
@@ -17,11 +18,13 @@ import pytest
 
 from course_utils.download import (
     ChecksumError,
+    DamagedArchiveError,
     DownloadError,
     UnsafeArchiveError,
     download_file,
     extract_archive,
     find_folder,
+    verify_archive,
 )
 
 PAYLOAD = bytes(range(256)) * 400  # 100 KiB
@@ -37,9 +40,15 @@ class Route:
         content_type: str = "application/octet-stream",
         send_only: int | None = None,
         delay: float = 0.0,
+        content_length: bool = True,
+        trickle: float = 0.0,
     ) -> None:
         self.body, self.status, self.content_type = body, status, content_type
         self.send_only, self.delay = send_only, delay
+        self.content_length = content_length
+        """``False``: no ``Content-Length`` header (the client cannot tell a cut body from a whole one)."""
+        self.trickle = trickle
+        """Seconds to wait between 1 KiB pieces of the body (a slow server)."""
 
 
 class LocalServer:
@@ -57,10 +66,18 @@ class LocalServer:
                 time.sleep(route.delay)
                 self.send_response(route.status)
                 self.send_header("Content-Type", route.content_type)
-                self.send_header("Content-Length", str(len(route.body)))
+                if route.content_length:
+                    self.send_header("Content-Length", str(len(route.body)))
                 self.end_headers()
-                self.wfile.write(route.body[: route.send_only])  # send_only=None sends everything
-                self.wfile.flush()
+                body = route.body[: route.send_only]  # send_only=None sends everything
+                pieces = [body[i : i + 1024] for i in range(0, len(body), 1024)] if route.trickle else [body]
+                try:
+                    for piece in pieces:
+                        self.wfile.write(piece)
+                        self.wfile.flush()
+                        time.sleep(route.trickle)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a deadline): nothing to report
                 self.close_connection = True
 
             def log_message(self, *args) -> None:
@@ -173,18 +190,34 @@ def make_zip(members: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def make_tar(members: dict[str, bytes], links: dict[str, str] | None = None, mode: str = "w:gz") -> bytes:
+def make_tar(
+    members: dict[str, bytes],
+    links: dict[str, str] | None = None,
+    mode: str = "w:gz",
+    after_links: dict[str, bytes] | None = None,
+) -> bytes:
+    """A tar of ``members``, then symlinks ``links`` (name -> target), then files ``after_links``."""
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode=mode) as archive:
-        for name, data in members.items():
+
+    def add_files(files: dict[str, bytes]) -> None:
+        for name, data in files.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
             archive.addfile(info, io.BytesIO(data))
+
+    with tarfile.open(fileobj=buffer, mode=mode) as archive:
+        add_files(members)
         for name, target in (links or {}).items():
             info = tarfile.TarInfo(name)
             info.type, info.linkname = tarfile.SYMTYPE, target
             archive.addfile(info)
+        add_files(after_links or {})
     return buffer.getvalue()
+
+
+ESCAPING_CHAIN = {"d/up": "..", "d/esc": "up/.."}
+"""Each link alone stays inside (``d/..`` and ``d/up/..`` look like the root), but ``d/up`` *is* the
+root, so ``d/esc`` resolves to the folder above it."""
 
 
 @pytest.mark.parametrize("kind", ["zip", "tar.gz", "tar"])
@@ -210,8 +243,14 @@ def test_extract_archive(tmp_path: Path, kind: str) -> None:
         make_tar({"ok/a.txt": b"a", "../escaped.txt": b"evil"}),
         make_tar({"ok/a.txt": b"a"}, links={"ok/link": "/etc"}),
         make_tar({"ok/a.txt": b"a"}, links={"ok/link": "../../outside"}),
+        make_tar({"ok/a.txt": b"a"}, links=ESCAPING_CHAIN),
+        make_tar({}, links=ESCAPING_CHAIN, after_links={"d/esc/evil.txt": b"evil"}),
+        make_tar({}, links={"a": "b", "b": "a"}),
     ],
-    ids=["zip-dotdot", "zip-nested-dotdot", "zip-absolute", "tar-dotdot", "tar-symlink-absolute", "tar-symlink-up"],
+    ids=[
+        "zip-dotdot", "zip-nested-dotdot", "zip-absolute", "tar-dotdot", "tar-symlink-absolute", "tar-symlink-up",
+        "tar-symlink-chain", "tar-file-through-symlink-chain", "tar-symlink-loop",
+    ],
 )
 def test_unsafe_archive_is_refused_and_writes_nothing(tmp_path: Path, data: bytes) -> None:
     work = tmp_path / "work"
@@ -237,3 +276,93 @@ def test_not_an_archive_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="neither a zip nor a tar"):
         extract_archive(archive, tmp_path / "out")
     assert leftovers(tmp_path) == ["page.zip"]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        make_tar({}, links=ESCAPING_CHAIN),
+        make_tar({}, links=ESCAPING_CHAIN, after_links={"d/esc/evil.txt": b"evil"}),
+    ],
+    ids=["symlink-chain", "file-through-symlink-chain"],
+)
+def test_own_member_check_refuses_link_chains_without_pythons_filter(
+    tmp_path: Path, data: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Older Pythons have no ``tarfile.data_filter``: the project's own check must resolve link chains."""
+    monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    work = tmp_path / "work"
+    work.mkdir()
+    archive = tmp_path / "chain.tar"
+    archive.write_bytes(data)
+    with pytest.raises(UnsafeArchiveError, match="refusing"):
+        extract_archive(archive, work / "out")
+    assert leftovers(work) == []
+
+
+def damaged_archives() -> dict[str, bytes]:
+    """A ``.tar.gz`` cut in half and a zip whose stored bytes no longer match their CRC."""
+    payload = bytes(range(256)) * 200
+    whole = make_tar({"top/a.bin": payload, "top/b.bin": payload[::-1]})
+    stored = make_zip({"top/a.bin": payload})
+    at = stored.index(payload) + 1000
+    return {
+        "truncated.tar.gz": whole[: len(whole) // 2],
+        "bad-crc.zip": stored[:at] + bytes([stored[at] ^ 0xFF]) + stored[at + 1 :],
+    }
+
+
+@pytest.mark.parametrize("name", sorted(damaged_archives()))
+def test_damaged_archive_is_a_damaged_archive_error(tmp_path: Path, name: str) -> None:
+    archive = tmp_path / name
+    archive.write_bytes(damaged_archives()[name])
+    with pytest.raises(DamagedArchiveError, match=name):
+        extract_archive(archive, tmp_path / "out")
+    with pytest.raises(DamagedArchiveError):
+        verify_archive(archive)
+    assert leftovers(tmp_path) == [name]
+
+
+@pytest.mark.parametrize("kind", ["zip", "tar.gz"])
+def test_archive_cut_short_without_content_length_is_not_kept(server: LocalServer, tmp_path: Path, kind: str) -> None:
+    payload = bytes(range(256)) * 400
+    whole = make_zip({"top/a.bin": payload}) if kind == "zip" else make_tar({"top/a.bin": payload})
+    server.routes[f"/cut.{kind}"] = Route(whole, content_length=False, send_only=len(whole) // 2)
+    with pytest.raises(DownloadError, match="damaged|incomplete"):
+        download_file(server.url(f"/cut.{kind}"), tmp_path / f"cut.{kind}", retries=2, backoff=0, progress=False)
+    assert server.hits[f"/cut.{kind}"] == 2  # a cut body may be whole next time: retried
+    assert leftovers(tmp_path) == []
+    server.routes[f"/whole.{kind}"] = Route(whole, content_length=False)  # and a whole one is kept
+    assert download_file(server.url(f"/whole.{kind}"), tmp_path / f"whole.{kind}", progress=False).read_bytes() == whole
+
+
+def test_slow_download_stops_at_its_deadline(server: LocalServer, tmp_path: Path) -> None:
+    server.routes["/slow.zip"] = Route(PAYLOAD, trickle=0.05)  # 100 pieces: about 5 s in all
+    with pytest.raises(DownloadError, match="deadline"):
+        download_file(server.url("/slow.zip"), tmp_path / "slow.zip", deadline=0.3, timeout=5, backoff=0, progress=False)
+    assert server.hits["/slow.zip"] == 1  # no retry once the deadline has passed
+    assert leftovers(tmp_path) == []
+
+
+def test_each_retry_is_announced_and_progress_is_shown(
+    server: LocalServer, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    server.routes["/flaky.bin"] = Route(b"oops", 503)
+    with pytest.raises(DownloadError):
+        download_file(server.url("/flaky.bin"), tmp_path / "flaky.bin", retries=3, backoff=0)
+    retries = [line for line in capsys.readouterr().out.splitlines() if "retrying" in line]
+    assert len(retries) == 2 and "503" in retries[0] and "attempt 1 of 3" in retries[0]
+    server.routes["/data.bin"] = Route(PAYLOAD)
+    download_file(server.url("/data.bin"), tmp_path / "data.bin")
+    assert "data.bin" in capsys.readouterr().err  # tqdm's byte bar
+
+
+def test_stale_temporary_files_of_a_killed_download_are_removed(server: LocalServer, tmp_path: Path) -> None:
+    stale, fresh = tmp_path / ".data.bin.k1ll3d.part", tmp_path / ".data.bin.w0rk1ng.part"
+    for path in (stale, fresh):
+        path.write_bytes(b"half a download")
+    an_hour_ago = time.time() - 3600
+    os.utime(stale, (an_hour_ago, an_hour_ago))
+    server.routes["/data.bin"] = Route(PAYLOAD)
+    download_file(server.url("/data.bin"), tmp_path / "data.bin", progress=False)
+    assert leftovers(tmp_path) == [fresh.name, "data.bin"]  # a recent one may belong to a running download
