@@ -2,40 +2,93 @@
 
     python tools/run_notebooks.py notebooks --out build
 
-Writes ``build/notebooks/<name>.ipynb`` and ``build/html/<name>.html`` and prints one line per
-notebook (status and wall time). Exits 1 when any notebook fails.
+Writes ``build/notebooks/<name>.ipynb`` and ``build/html/<name>.html`` (titled like the notebook)
+and prints one line per notebook: wall time and ``ok``, ``FAILED: <error>``, or the datasets it
+had to replace with generated stand-ins and why. Exits 1 when any notebook fails.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
+import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 from nbconvert import HTMLExporter
+from traitlets.config import Config
+
+from course_utils.session import STANDIN_LOG_ENV
 
 
-def run_notebook(path: Path, out: Path, timeout: int) -> tuple[bool, float, str]:
-    """Execute one notebook in its own folder; return (ok, seconds, first error line)."""
+@dataclass
+class Result:
+    seconds: float
+    error: str = ""
+    stand_ins: list[dict] = field(default_factory=list)
+    """``{"dataset", "reason"}`` for every dataset the notebook replaced with generated stand-in data."""
+
+    @property
+    def status(self) -> str:
+        if self.error:
+            return f"FAILED: {self.error}"
+        if self.stand_ins:
+            return "ok on STAND-IN DATA: " + "; ".join(f"{s['dataset']} ({s['reason']})" for s in self.stand_ins)
+        return "ok"
+
+
+def notebook_title(notebook: nbformat.NotebookNode, path: Path) -> str:
+    """``metadata.course.title``, else the first ``# heading``, else the file name."""
+    title = notebook.metadata.get("course", {}).get("title")
+    if title:
+        return title
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("# "):
+            return cell.source.splitlines()[0][2:].strip()
+    return path.stem
+
+
+def kernel_config(scratch: Path) -> Config:
+    """Local sockets instead of TCP: the kernel is reachable only from this machine, and it does not
+    warn on every start that its TCP traffic is unencrypted. (Windows has no IPC transport.)"""
+    if sys.platform == "win32":
+        return Config()
+    # IPC sockets are files: an absolute path, as the kernel runs in the notebook's folder
+    return Config({"KernelManager": {"transport": "ipc", "ip": str(scratch / "kernel")}})
+
+
+def run_notebook(path: Path, out: Path, timeout: int) -> Result:
+    """Execute one notebook in its own folder, with the stand-in log pointed at a fresh file."""
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
-    started = time.perf_counter()
     error = ""
-    try:
-        client.execute()
-    except (CellExecutionError, CellTimeoutError, DeadKernelError) as exc:  # keep going with the next notebook
-        error = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-    seconds = time.perf_counter() - started
+    with tempfile.TemporaryDirectory() as scratch:
+        client = NotebookClient(
+            notebook,
+            timeout=timeout,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(path.parent)}},
+            config=kernel_config(Path(scratch)),
+        )
+        log = Path(scratch) / "stand-ins.jsonl"
+        started = time.perf_counter()
+        try:
+            client.execute(env={**os.environ, STANDIN_LOG_ENV: str(log)})
+        except (CellExecutionError, CellTimeoutError, DeadKernelError) as exc:  # keep going with the next notebook
+            error = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        seconds = time.perf_counter() - started
+        stand_ins = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     (out / "notebooks").mkdir(parents=True, exist_ok=True)
     (out / "html").mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, out / "notebooks" / path.name)
-    html, _ = HTMLExporter().from_notebook_node(notebook)
+    html, _ = HTMLExporter().from_notebook_node(notebook, resources={"metadata": {"name": notebook_title(notebook, path)}})
     (out / "html" / path.with_suffix(".html").name).write_text(html, encoding="utf-8")
-    return not error, seconds, error
+    return Result(seconds, error, stand_ins)
 
 
 def main() -> int:
@@ -48,13 +101,15 @@ def main() -> int:
     if not notebooks:
         print(f"no notebooks in {args.folder}", file=sys.stderr)
         return 1
-    failures = 0
+    results = []
     for path in notebooks:
-        ok, seconds, error = run_notebook(path.resolve(), args.out.resolve(), args.timeout)
-        failures += not ok
-        status = "ok" if ok else f"FAILED: {error}"
-        print(f"{path.stem:<32} {seconds:7.1f} s  {status}", flush=True)
-    print(f"{len(notebooks) - failures} passed, {failures} failed  (executed notebooks and HTML in {args.out}/)")
+        result = run_notebook(path.resolve(), args.out.resolve(), args.timeout)
+        results.append(result)
+        print(f"{path.stem:<32} {result.seconds:7.1f} s  {result.status}", flush=True)
+    failures = sum(bool(r.error) for r in results)
+    on_stand_ins = sum(bool(r.stand_ins) and not r.error for r in results)
+    passed = f"{len(results) - failures} passed" + (f" ({on_stand_ins} on stand-in data)" if on_stand_ins else "")
+    print(f"{passed}, {failures} failed  (executed notebooks and HTML in {args.out}/)")
     return 1 if failures else 0
 
 
