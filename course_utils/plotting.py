@@ -1,4 +1,5 @@
-"""Pictures for the lectures: image batches, predictions, training curves, confusion matrices, filters, feature maps.
+"""Pictures for the lectures: image batches, predictions, small matrices, training curves, confusion matrices,
+filters, feature maps.
 
 Every function returns a matplotlib ``Figure`` made with pyplot and never calls ``plt.show()``.
 Jupyter shows pyplot figures by itself at the end of a cell, so in notebooks assign the result
@@ -27,6 +28,7 @@ from torch import nn
 from .images import load_rgb
 from .inspection import find_layer, model_device, preserved_state
 from .session import data_notice
+from .transforms import normalization_of
 
 ImageLike = torch.Tensor | np.ndarray | Image.Image | str | Path
 """A ``(C, H, W)`` tensor, an ``(H, W[, C])`` array, a PIL image or an image file path."""
@@ -148,14 +150,27 @@ def _grid(count: int, ncols: int, cell: tuple[float, float]) -> tuple[Figure, li
     return fig, axes[:count]
 
 
+def _normalization(
+    transform: Any, mean: Sequence[float] | None, std: Sequence[float] | None
+) -> tuple[Sequence[float] | None, Sequence[float] | None]:
+    """The ``(mean, std)`` to undo: read from ``transform`` (or a dataset) by ``normalization_of``, or given."""
+    if transform is None:
+        return mean, std
+    if mean is not None or std is not None:
+        raise ValueError("give the transform (or dataset) the images went through, or mean/std, not both")
+    return normalization_of(transform)
+
+
 def _image_grid(
     items: list[ImageLike],
+    transform: Any,
     mean: Sequence[float] | None,
     std: Sequence[float] | None,
     ncols: int,
     cell: tuple[float, float],
 ) -> tuple[Figure, list[Axes]]:
     """A grid with one image per axes (normalisation undone); callers add the titles."""
+    mean, std = _normalization(transform, mean, std)
     fig, axes = _grid(len(items), ncols, cell)
     for ax, image in zip(axes, items):
         _imshow(ax, to_display_array(image, mean=mean, std=std))
@@ -179,15 +194,20 @@ def show_images(
     images: torch.Tensor | Sequence[ImageLike],
     titles: Sequence[str] | None = None,
     *,
+    transform: Any = None,
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
     ncols: int = 4,
     max_images: int = 32,
     title: str | None = None,
 ) -> Figure:
-    """Show photos (paths, PIL images, arrays or tensors) in a grid, each with an optional title."""
+    """Show photos (paths, PIL images, arrays or tensors) in a grid, each with an optional title.
+
+    ``transform`` is the transform the tensors went through (or their dataset): its normalisation
+    is undone (:func:`course_utils.transforms.normalization_of`); ``mean``/``std`` give it by hand.
+    """
     items, _ = _image_list(images, max_images)
-    fig, axes = _image_grid(items, mean, std, ncols, cell=(3.0, 3.0))
+    fig, axes = _image_grid(items, transform, mean, std, ncols, cell=(3.0, 3.0))
     for ax, text in zip(axes, titles or []):
         ax.set_title(text, fontsize=10)
     return _titled(fig, title)
@@ -198,16 +218,20 @@ def show_batch(
     labels: Labels | None,
     classes: Sequence[str] | None,
     *,
+    transform: Any = None,
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
     ncols: int = 8,
     max_images: int = 32,
     title: str | None = None,
 ) -> Figure:
-    """Show a batch ``(N, C, H, W)`` from a DataLoader with class names (normalisation undone)."""
+    """Show a batch ``(N, C, H, W)`` from a DataLoader with class names.
+
+    The normalisation of ``transform`` (the dataset's transform, or the dataset) is undone.
+    """
     items, total = _image_list(images, max_images)
     names = _label_list(labels, len(items))
-    fig, axes = _image_grid(items, mean, std, ncols, cell=(1.7, 1.9))
+    fig, axes = _image_grid(items, transform, mean, std, ncols, cell=(1.7, 1.9))
     for ax, name in zip(axes, names or []):
         ax.set_title(_class_name(name, classes), fontsize=9)
     default = f"{len(items)} of {total} images" if len(items) < total else f"{total} images"
@@ -240,6 +264,7 @@ def prediction_grid(
     probabilities: Sequence[float] | torch.Tensor | np.ndarray | None,
     classes: Sequence[str] | None,
     *,
+    transform: Any = None,
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
     ncols: int = 4,
@@ -251,6 +276,7 @@ def prediction_grid(
     ``images`` may be a batch tensor or a list of tensors, PIL images or file paths.
     ``true_labels`` may be ``None`` (new photos without labels: titles stay black).
     ``probabilities`` is the predicted class's probability per image, or the full softmax matrix.
+    ``transform`` (or the dataset) says which normalisation to undo, as in :func:`show_batch`.
     """
     items, _ = _image_list(images, max_images)
     count = len(items)
@@ -260,7 +286,7 @@ def prediction_grid(
         raise ValueError(f"{count} images need as many labels: got {len(predicted)} predicted, "
                          f"{'no' if truth is None else len(truth)} true")
     confidence = _predicted_probabilities(probabilities, predicted, count)
-    fig, axes = _image_grid(items, mean, std, ncols, cell=(2.6, 2.9))
+    fig, axes = _image_grid(items, transform, mean, std, ncols, cell=(2.6, 2.9))
     correct = 0
     for index, ax in enumerate(axes):
         guess = _class_name(predicted[index], classes)
@@ -275,6 +301,35 @@ def prediction_grid(
         ax.set_title(text, color=color, fontsize=10, fontweight="bold" if color == WRONG_COLOR else "normal")
     default = f"Predictions: {correct}/{count} correct" if truth is not None else "Predictions"
     return _titled(fig, title or default)
+
+
+def show_matrices(
+    named_matrices: Mapping[str, np.ndarray | torch.Tensor | Sequence[Sequence[float]]],
+    *,
+    cmap: str = "Blues",
+    title: str | None = None,
+) -> Figure:
+    """Small matrices side by side, each cell annotated with its value: an image, a kernel, a feature map.
+
+    The colour scale of each runs from ``min(0, smallest)`` to ``max(1, largest)`` value. The figure
+    has a title (with the data notice) only when ``title`` is given: hand-made numbers are not data.
+    """
+    matrices = {name: np.asarray(m.detach().cpu() if isinstance(m, torch.Tensor) else m, dtype=float)
+                for name, m in named_matrices.items()}  # fmt: skip
+    if not matrices:
+        raise ValueError("nothing to show: no matrices")
+    for name, matrix in matrices.items():
+        if matrix.ndim != 2:
+            raise ValueError(f"{name!r} has shape {matrix.shape}, not (rows, columns)")
+    fig, grid = plt.subplots(1, len(matrices), figsize=(3 * len(matrices), 3), squeeze=False, layout="constrained")
+    for ax, (name, matrix) in zip(grid[0], matrices.items()):
+        low, high = min(matrix.min(), 0.0), max(matrix.max(), 1.0)
+        ax.imshow(matrix, cmap=cmap, vmin=low, vmax=high)
+        for (row, col), value in np.ndenumerate(matrix):
+            color = "white" if value > (low + high) / 2 else "black"
+            ax.text(col, row, f"{value:.3g}", ha="center", va="center", color=color)
+        ax.set(title=name, xticks=[], yticks=[])
+    return _titled(fig, title) if title else fig
 
 
 # ---------------------------------------------------------------------------------------------

@@ -85,15 +85,23 @@ def preset_transforms(preset: str, *, train: bool, **options) -> v2.Compose:
 def normalization_of(transform) -> tuple[Stats, Stats]:
     """``(mean, std)`` that ``transform`` normalises with; identity ``((0,0,0), (1,1,1))`` when none.
 
-    Understands any (nested) v1/v2 ``Compose`` and ``Normalize``.
+    Understands any (nested) v1/v2 ``Compose`` and ``Normalize``, a pretrained weights' preset
+    (``weights.transforms()``, which carries ``mean``/``std``), and a dataset, ``Subset`` or
+    ``DataLoader``, whose transform it reads: ``normalization_of(data.test)``.
     """
+    while not callable(transform) and (hasattr(transform, "transform") or hasattr(transform, "dataset")):
+        transform = getattr(transform, "transform", None) if hasattr(transform, "transform") else transform.dataset
     if transform is None:
         return IDENTITY_MEAN, IDENTITY_STD
     mean, std = getattr(transform, "mean", None), getattr(transform, "std", None)
-    if isinstance(transform, (v1.Normalize, v2.Normalize)):
+    if isinstance(transform, (v1.Normalize, v2.Normalize)) or (_numbers(mean) and _numbers(std)):
         return tuple(float(m) for m in mean), tuple(float(s) for s in std)
     for step in reversed(getattr(transform, "transforms", [])):
         found = normalization_of(step)
         if found != (IDENTITY_MEAN, IDENTITY_STD):
             return found
     return IDENTITY_MEAN, IDENTITY_STD
+
+
+def _numbers(values) -> bool:
+    return isinstance(values, Sequence) and len(values) > 0 and all(isinstance(v, (int, float)) for v in values)

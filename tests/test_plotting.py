@@ -99,6 +99,41 @@ def test_show_batch_undoes_normalisation(photo_batch: tuple[torch.Tensor, torch.
     plt.close(fig)
 
 
+def test_plots_read_the_normalisation_from_the_transform(photo_batch: tuple[torch.Tensor, torch.Tensor]) -> None:
+    normalised, raw = photo_batch
+    transform = transforms.Compose([transforms.Resize(72), transforms.CenterCrop(64), transforms.ToTensor(),
+                                    transforms.Normalize(MEAN, STD)])  # fmt: skip
+    dataset = torchvision.datasets.FakeData(size=8, image_size=(3, 64, 64), transform=transform)
+    labels = [0, 0, 0, 0, 1, 1, 1, 1]
+    figures = [
+        plotting.show_batch(normalised, labels, ["cat", "dog"], transform=transform),
+        plotting.show_batch(normalised, labels, ["cat", "dog"], transform=dataset),
+        plotting.show_images(normalised, transform=transform),
+        plotting.prediction_grid(normalised, labels, labels, None, ["cat", "dog"], transform=transform),
+    ]
+    for fig in figures:
+        for ax, expected in zip(fig.axes, raw):
+            np.testing.assert_allclose(ax.images[0].get_array(), expected.permute(1, 2, 0).numpy(), atol=1e-5)
+        plt.close(fig)
+    with pytest.raises(ValueError, match="not both"):
+        plotting.show_batch(normalised, labels, ["cat", "dog"], transform=transform, mean=MEAN, std=STD)
+
+
+def test_show_matrices_annotates_every_cell() -> None:
+    image = np.array([[1, 1, 0], [0, 1, 1], [0, 0, 1]], dtype=np.float32)
+    kernel = torch.tensor([[-1.0, 0.5], [0.25, 2.0]])
+    fig = plotting.show_matrices({"image": image, "kernel": kernel})
+    assert [ax.get_title() for ax in fig.axes] == ["image", "kernel"]
+    assert [text.get_text() for text in fig.axes[1].texts] == ["-1", "0.5", "0.25", "2"]
+    assert fig.axes[1].images[0].get_clim() == (-1.0, 2.0)
+    plt.close(fig)
+    single = plotting.show_matrices({"feature map": image})  # one matrix: a single axes, not a list
+    assert len(single.axes) == 1 and len(single.axes[0].texts) == 9
+    plt.close(single)
+    with pytest.raises(ValueError, match="not \\(rows, columns\\)"):
+        plotting.show_matrices({"batch": np.zeros((2, 3, 3))})
+
+
 def test_show_batch_limits_count_and_handles_grayscale() -> None:
     images = torch.rand(40, 1, 28, 28) * 3 - 1  # out of range on purpose: must be clamped
     fig = plotting.show_batch(images, list(range(10)) * 4, [str(i) for i in range(10)], ncols=10)

@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pytest
 import torch
+import torchvision
 from PIL import Image
 from torchvision import transforms as v1
 from torchvision.transforms import v2
@@ -79,6 +80,31 @@ def test_normalization_of() -> None:
     assert normalization_of(handmade) == ((0.1, 0.2, 0.3), (0.4, 0.5, 0.6))
     classic = v1.Compose([v1.ToTensor(), v1.Normalize((0.5, 0.5, 0.5), (0.25, 0.25, 0.25))])
     assert normalization_of(classic) == ((0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
+
+
+def test_normalization_of_a_pretrained_weights_preset() -> None:
+    """Transfer learning uses ``weights.transforms()``: an ImageClassification preset with mean/std, not a Normalize."""
+    preset = torchvision.models.ResNet18_Weights.IMAGENET1K_V1.transforms()  # builds the preset, downloads nothing
+    assert normalization_of(preset) == (IMAGENET_MEAN, IMAGENET_STD)
+
+
+def test_normalization_of_reads_a_dataset_or_loader() -> None:
+    images = torch.rand(4, 3, 8, 8)
+
+    class Transformed(torch.utils.data.Dataset):
+        transform = cifar_transforms(train=False)
+
+        def __len__(self) -> int:
+            return len(images)
+
+        def __getitem__(self, index: int) -> torch.Tensor:
+            return images[index]
+
+    dataset = Transformed()
+    assert normalization_of(dataset) == (CIFAR10_MEAN, CIFAR10_STD)
+    assert normalization_of(torch.utils.data.Subset(dataset, [0, 1])) == (CIFAR10_MEAN, CIFAR10_STD)
+    assert normalization_of(torch.utils.data.DataLoader(dataset, batch_size=2)) == (CIFAR10_MEAN, CIFAR10_STD)
+    assert normalization_of(torch.utils.data.TensorDataset(images)) == ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
 
 
 def test_preset_by_name() -> None:
