@@ -1,4 +1,4 @@
-"""Model inspection: parameter and MAC counts, a per-layer table, and a printable summary.
+"""Model inspection: parameter and MAC counts, per-layer tables, a printable summary, receptive fields.
 
 Every function here leaves the model as it found it: training/eval flags of every sub-module,
 BatchNorm running statistics and the registered forward hooks are all restored afterwards.
@@ -15,6 +15,8 @@ from typing import Any, NamedTuple
 import pandas as pd
 import torch
 from torch import nn
+
+from .shapes import layer_output_shape
 
 InputSize = Sequence[int] | Sequence[Sequence[int]]
 """One input as ``(C, H, W)`` (no batch dimension), or a list of such sizes for several inputs."""
@@ -350,3 +352,57 @@ def summary(
     if verbose:
         print(text)
     return text
+
+
+def shape_table(model: nn.Module, input_size: InputSize, *, device: str | torch.device | None = None) -> pd.DataFrame:
+    """The output-size formula against a real forward pass, for every ``Conv2d``, ``MaxPool2d`` and ``AvgPool2d``.
+
+    One row per call, indexed by layer name: type, kernel, stride, padding, input shape, the
+    ``formula``'s output shape (:func:`course_utils.shapes.layer_output_shape`) and the ``measured``
+    one (:func:`layer_table`); shapes are ``(C, H, W)``, without the batch dimension.
+    """
+    modules = dict(model.named_modules())
+    rows = []
+    for call in layer_table(model, input_size, device=device).itertuples():
+        layer = modules.get(call.name, model)
+        if not isinstance(layer, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+            continue
+        rows.append(
+            {
+                "layer": call.name,
+                "type": call.type,
+                "kernel": layer.kernel_size,
+                "stride": layer.stride,
+                "padding": layer.padding,
+                "input": call.input_shape[1:],
+                "formula": layer_output_shape(layer, call.input_shape),
+                "measured": call.output_shape[1:],
+            }
+        )
+    columns = ["layer", "type", "kernel", "stride", "padding", "input", "formula", "measured"]
+    return pd.DataFrame(rows, columns=columns).set_index("layer")
+
+
+def measured_receptive_field(model: nn.Module, layer: str | nn.Module, image: torch.Tensor) -> int:
+    """Width of the input patch that the centre pixel of ``layer``'s output depends on, by back-propagation.
+
+    The gradient of that pixel (all channels) flows back to ``image`` ``(C, H, W)``; the input columns
+    that receive any are counted. Max pooling passes gradient only to the winner of each window, so
+    this can be narrower than the formula (:func:`course_utils.shapes.receptive_field`), never wider.
+    Runs in eval mode; the model's modes, buffers, hooks and parameter gradients are left as they were.
+    """
+    name, module = find_layer(model, layer)
+    captured: list[torch.Tensor] = []
+    handle = module.register_forward_hook(lambda _module, _inputs, output: captured.append(output))
+    x = image.detach().to(model_device(model)).unsqueeze(0).requires_grad_(True)
+    try:
+        with preserved_state(model, training=False), torch.enable_grad():  # backward before buffers are restored
+            model(x)
+            if not captured or not isinstance(captured[0], torch.Tensor) or captured[0].ndim != 4:
+                raise ValueError(f"layer {name!r} gave no (N, C, H, W) output in the forward pass")
+            out = captured[0]
+            (gradient,) = torch.autograd.grad(out[0, :, out.shape[2] // 2, out.shape[3] // 2].sum(), x)
+    finally:
+        handle.remove()
+    columns = (gradient[0].abs().sum(dim=0) > 0).any(dim=0).nonzero()
+    return int(columns.max() - columns.min() + 1)

@@ -13,9 +13,13 @@ from course_utils.inspection import (
     count_params,
     find_layer,
     layer_table,
+    measured_receptive_field,
     preserved_state,
+    shape_table,
     summary,
 )
+from course_utils.models import SimpleCNN
+from course_utils.shapes import receptive_field
 
 
 def hook_count(model: nn.Module) -> int:
@@ -190,3 +194,45 @@ def test_summary_falls_back_on_dict_outputs() -> None:
     assert "torchsummary failed" in text.splitlines()[0]
     assert "backbone.0.0" in text and "classifier.low_classifier" in text
     assert hook_count(model) == 0
+
+
+def test_shape_table_checks_every_conv_and_pool_layer(alexnet: nn.Module) -> None:
+    resnet18 = torchvision.models.resnet18(weights=None)
+    for model, size in [(alexnet, (3, 224, 224)), (resnet18, (3, 224, 224)), (SimpleCNN(), (3, 32, 32))]:
+        table = shape_table(model, size)
+        expected = [name for name, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d))]
+        assert list(table.index) == expected
+        assert (table["formula"] == table["measured"]).all()
+    assert table.loc["block2.conv", "input"] == (32, 16, 16)
+    assert table.loc["block2.pool", "measured"] == (64, 8, 8)
+    assert shape_table(alexnet, (3, 227, 227)).loc["features.0", "measured"] == (64, 56, 56)  # padding 2: not 55
+
+
+def test_measured_receptive_field_equals_the_formula_without_max_pooling() -> None:
+    """With positive weights nothing cancels, so the gradient reaches exactly the theoretical patch."""
+    layers = nn.Sequential(
+        nn.Conv2d(3, 4, 5, padding=2), nn.ReLU(), nn.Conv2d(4, 4, 3, stride=2), nn.AvgPool2d(2),
+        nn.Conv2d(4, 4, 3, dilation=2), nn.BatchNorm2d(4), nn.Conv2d(4, 4, 3, stride=2, padding=1),
+    )  # fmt: skip
+    for parameter in layers.parameters():
+        parameter.data.fill_(0.1)
+    image = torch.rand(3, 96, 96) + 0.1
+    for depth, layer in enumerate(layers):
+        if isinstance(layer, (nn.Conv2d, nn.AvgPool2d)):
+            assert measured_receptive_field(layers, layer, image) == receptive_field(layers[: depth + 1])
+
+
+def test_measured_receptive_field_leaves_the_model_as_it_was() -> None:
+    torch.manual_seed(0)
+    model = SimpleCNN().train()
+    before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    image = torch.rand(3, 32, 32)
+    fields = [measured_receptive_field(model, name, image) for name in ["block1", "block2", "block3"]]
+    assert fields == sorted(set(fields))  # grows with depth
+    assert fields[2] <= receptive_field([model.block1, model.block2, model.block3]) == 22
+    assert measured_receptive_field(model, model.block1.conv, image) == 3
+    assert all(module.training for module in model.modules())
+    assert all(torch.equal(before[name], tensor) for name, tensor in model.state_dict().items())
+    assert all(parameter.grad is None for parameter in model.parameters()) and hook_count(model) == 0
+    with pytest.raises(ValueError, match="classifier"):
+        measured_receptive_field(model, "classifier", image)
