@@ -10,6 +10,10 @@ loading) and recomputes the digest, so a truncated, bit-flipped or foreign file 
 
 Everything stored must be loadable under ``weights_only``: tensors, numbers, strings, ``None`` and
 lists/tuples/dicts of them. RNG states are therefore stored as tensors and plain lists.
+
+:class:`TrainingRun` is what ``fit`` keeps in such a file: the model, optimiser, scheduler, scaler,
+best epoch, random states, data seed, history and metadata. It decides how a run begins (new, resumed, or a
+finished run presented instead of trained), seeds each epoch's data order, and saves after every epoch.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ import hashlib
 import os
 import random
 from collections import Counter, OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +34,8 @@ import torch
 from torch import nn
 
 from .atomic import atomic_path
+from .evaluation import dataset_classes
+from .history import BestTracker, History
 
 FORMAT = "course_utils.checkpoint"
 VERSION = 1
@@ -38,6 +45,11 @@ RETRAIN_ADVICE = (
 )
 COMPARED_METADATA = ("classes", "input_size", "mean", "std")
 """Metadata that must agree between a checkpoint and the run that loads it."""
+RUN_METADATA_KEYS = (
+    "model_class", "optimizer", "scheduler", "profile", "epochs", "monitor",
+    "finished", "stopped_early", "restored_best", "best_epoch", "torch_version", "saved_at",
+)  # fmt: skip
+"""Metadata that ``fit`` writes itself; callers may add their own keys with ``metadata=``."""
 SAFE_LEAVES = (bool, int, float, complex, str, bytes, torch.dtype, torch.device)
 SAFE_MAPPINGS = (dict, OrderedDict, Counter)
 SAFE_SEQUENCES = (list, tuple, torch.Size)
@@ -201,6 +213,40 @@ def check_metadata_compatible(path: str | Path | None, stored: Mapping[str, Any]
             raise CheckpointError(path, f"was made with {key}={stored[key]!r}, but this run uses {current[key]!r}.")
 
 
+def run_metadata(
+    extra: Mapping[str, Any] | None,
+    train_loader: Iterable[Any],
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    profile: str | None,
+    epochs: int,
+    monitor: str,
+) -> dict[str, Any]:
+    """What ``fit`` stores about a run: the training data's class names, then ``extra`` (``fit``'s ``metadata=``,
+    e.g. ``input_size``, ``mean``, ``std``), then the run's own fields (:data:`RUN_METADATA_KEYS`)."""
+    given = plain_metadata(extra or {})
+    reserved = sorted(set(given) & set(RUN_METADATA_KEYS))
+    if reserved:
+        raise ValueError(f"metadata keys {reserved} are written by fit() itself")
+    return {
+        "classes": dataset_classes(train_loader),
+        **given,
+        "model_class": type(model).__name__,
+        "optimizer": type(optimizer).__name__,
+        "scheduler": type(scheduler).__name__ if scheduler is not None else None,
+        "profile": profile,
+        "epochs": epochs,
+        "monitor": monitor,
+        "finished": False,
+        "stopped_early": False,
+        "restored_best": False,
+        "best_epoch": None,
+        "torch_version": str(torch.__version__),
+        "saved_at": None,
+    }
+
+
 # --------------------------------------------------------------------------- model weights
 
 
@@ -309,3 +355,183 @@ def restore_rng_state(state: Mapping[str, Any], loader: Any = None) -> list[str]
     elif generator is not None or saved is not None:
         warnings.append("the training DataLoader's generator setup changed, so worker seeds differ from the first run")
     return warnings
+
+
+# --------------------------------------------------------------------------- data order
+
+
+def iterate_quietly(loader: Iterable[Any]) -> Iterator[Any]:
+    """``iter(loader)`` without consuming the global torch RNG.
+
+    A DataLoader draws its worker seed from the global RNG when it has no generator; with
+    persistent workers it does so only in the first epoch, which would make a resumed run's
+    random numbers (dropout, augmentation) drift from an uninterrupted run's.
+    """
+    state = torch.get_rng_state()
+    try:
+        return iter(loader)
+    finally:
+        torch.set_rng_state(state)
+
+
+def initial_data_seed(loader: Iterable[Any]) -> int:
+    """The seed of a new run's data order: the loader generator's seed, else one drawn from torch's RNG."""
+    generator = loader_generator(loader)
+    if generator is not None:
+        return generator.initial_seed()
+    return int(torch.randint(0, 2**62, ()).item())
+
+
+def epoch_seed(data_seed: int, epoch: int) -> int:
+    """A shuffling seed for one epoch; unlike ``data_seed + epoch``, runs with nearby seeds share no orders."""
+    return int(np.random.SeedSequence([data_seed % 2**64, epoch]).generate_state(1, dtype=np.uint64)[0])
+
+
+def seed_data_order(loader: Iterable[Any], data_seed: int, epoch: int) -> None:
+    """Make epoch ``epoch``'s shuffling depend only on ``(data_seed, epoch)``.
+
+    Random samplers get a fresh generator seeded with :func:`epoch_seed`; samplers with
+    ``set_epoch`` (``DistributedSampler``) are told the epoch. So epoch k sees the same order
+    whether the run was interrupted or not, whatever the loader's iterator drew before.
+    """
+    samplers = [getattr(loader, "sampler", None), getattr(getattr(loader, "batch_sampler", None), "sampler", None)]
+    seen: list[Any] = []
+    for sampler in samplers:
+        if sampler is None or any(sampler is known for known in seen):
+            continue
+        seen.append(sampler)
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch)
+        elif hasattr(sampler, "generator"):
+            sampler.generator = torch.Generator().manual_seed(epoch_seed(data_seed, epoch))
+
+
+# --------------------------------------------------------------------------- the run a checkpoint holds
+
+
+@dataclass
+class TrainingRun:
+    """A training run as its checkpoint file holds it, and the decisions that file drives.
+
+    ``fit`` makes one, calls :meth:`start` once, then :meth:`seed_data_order` before and
+    :meth:`save` after every epoch. ``path=None`` keeps no file. ``metadata`` is
+    :func:`run_metadata`'s; ``history`` and ``data_seed`` are those of a new run until
+    :meth:`start` resumes or presents a stored one.
+
+    Resuming is exact on the CPU: the checkpoint holds the Python, NumPy and torch random states
+    and the loader generator's, and each epoch's shuffling depends only on the run's data seed and
+    the epoch number (:func:`seed_data_order`), so an interrupted and resumed run ends with the
+    same history and weights as an uninterrupted one. With ``persistent_workers`` the data order
+    is still the same, but random augmentations done in worker processes are not (their random
+    state cannot be saved); GPU kernels may add their own non-determinism.
+    """
+
+    path: Path | None
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: torch.amp.GradScaler
+    best: BestTracker
+    train_loader: Iterable[Any]
+    metadata: dict[str, Any]
+    history: History = field(default_factory=History)
+    data_seed: int | None = None
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path) if self.path is not None else None
+        if self.data_seed is None:
+            self.data_seed = initial_data_seed(self.train_loader)
+
+    def start(self, epochs: int, *, resume: bool, retrain: bool, say: Callable[[str], None]) -> bool:
+        """Decide how the run begins; return True when a finished run was loaded instead ("present" mode).
+
+        No file, or ``retrain``: a new run (the file is replaced after its first epoch). A finished
+        run of at least ``epochs`` epochs, or one stopped early: its final weights go into the model
+        (left in eval mode) and its history into :attr:`history`; nothing is trained. An
+        interrupted run: continued after its last epoch when ``resume``, else started over. A file
+        that is unreadable, or was made for other data, model or optimiser, raises
+        :class:`CheckpointError` and is left untouched.
+        """
+        if self.path is None or not self.path.exists():
+            return False
+        if retrain:
+            say(f"Retraining: {self.path} will be replaced after the first epoch.")
+            return False
+        state = load_checkpoint(self.path)
+        stored = state.get("metadata", {})
+        check_metadata_compatible(self.path, stored, self.metadata)
+        if state["epoch"] >= epochs or stored.get("stopped_early"):
+            weights = final_weights(state)
+            check_model_compatible(self.path, self.model, weights)
+            self.model.load_state_dict(weights)
+            self.model.eval()
+            stopped_early = bool(stored.get("stopped_early"))
+            self.history = History(state["history"], from_checkpoint=True, stopped_early=stopped_early)
+            say(
+                f"Loaded {self.path} ({state['epoch']} epochs trained) instead of training. "
+                "Pass retrain=True or set COURSE_RETRAIN=1 to train again."
+            )
+            return True
+        if resume:
+            self.restore(state, say)
+            say(f"Resuming from {self.path} after epoch {state['epoch']}/{epochs}.")
+        else:
+            say(f"resume=False: starting over; {self.path} will be replaced after the first epoch.")
+        return False
+
+    def seed_data_order(self, epoch: int) -> None:
+        """Epoch ``epoch``'s shuffling, from the run's data seed: see :func:`seed_data_order`."""
+        seed_data_order(self.train_loader, self.data_seed, epoch)
+
+    def save(self, epoch: int, *, finished: bool, stopped_early: bool, restored_best: bool) -> None:
+        """Write the state after ``epoch`` to :attr:`path` (atomically); nothing without a path."""
+        if self.path is None:
+            return
+        self.metadata.update(
+            finished=finished, stopped_early=stopped_early, restored_best=restored_best,
+            best_epoch=self.best.best_epoch, saved_at=timestamp(),
+        )  # fmt: skip
+        save_checkpoint(self.path, self.state(epoch))
+
+    def state(self, epoch: int) -> dict[str, Any]:
+        """Everything needed to continue after ``epoch`` exactly as if never interrupted."""
+        return {
+            "epoch": epoch,
+            "data_seed": self.data_seed,
+            "model": self.model.state_dict(),
+            "best_model": self.best.best_weights,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "scaler": self.scaler.state_dict(),
+            "tracker": self.best.state(),
+            "rng": capture_rng_state(self.train_loader),
+            "history": self.history.records(),
+            "metadata": dict(self.metadata),
+        }
+
+    def restore(self, state: Mapping[str, Any], say: Callable[[str], None]) -> None:
+        """Put back what :meth:`state` saved, refusing a checkpoint made for another model or optimiser."""
+        stored = state.get("metadata", {})
+        check_model_compatible(self.path, self.model, state["model"])
+        in_use = {
+            "optimizer": type(self.optimizer).__name__,
+            "scheduler": type(self.scheduler).__name__ if self.scheduler else None,
+        }
+        for key, current in in_use.items():
+            if stored.get(key) != current:
+                problem = f"was trained with {key} {stored.get(key)}, but this run uses {current}."
+                raise CheckpointError(self.path, problem)
+        self.model.load_state_dict(state["model"])
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+            if self.scheduler is not None:
+                self.scheduler.load_state_dict(state["scheduler"])
+        except (ValueError, KeyError, RuntimeError) as error:
+            problem = f"optimizer or scheduler state does not fit this run ({error})."
+            raise CheckpointError(self.path, problem) from error
+        if self.scaler.is_enabled() and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        self.best.load(state["tracker"], state.get("best_model"))
+        for problem in restore_rng_state(state["rng"], self.train_loader):
+            say(f"Note: {problem}.")
+        self.history, self.data_seed = History(state["history"]), state["data_seed"]

@@ -35,25 +35,26 @@ def logits_of(outputs: Any) -> torch.Tensor:
     raise TypeError(f"expected the model to return a tensor of class scores, got {type(outputs).__name__}")
 
 
-def mean_loss(loss_fn: Callable[..., torch.Tensor], loss: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """The per-sample mean of a batch loss, whatever the loss function's ``reduction``."""
+def loss_reduction(loss_fn: Callable[..., torch.Tensor]) -> str:
+    """``"mean"`` (a batch loss is the mean over its samples; also plain functions) or ``"sum"``."""
     reduction = getattr(loss_fn, "reduction", "mean")
-    if reduction == "sum":
-        return loss / batch_size
-    if reduction == "none":
-        raise ValueError("loss_fn has reduction='none'; use 'mean' (the default) or 'sum'")
-    return loss
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"loss_fn has reduction={reduction!r}; use 'mean' (the default) or 'sum'")
+    return reduction
 
 
 class RunningMetrics:
     """Sample-weighted loss and (top-5) accuracy over batches, kept on the device until read.
 
-    Updating launches a few small kernels and never synchronises with the GPU; reading a value
-    does, so read sparingly (a progress bar does it a few times a second at most, ``fit`` once
-    per epoch).
+    ``update`` does what the lecture's loop does by hand: ``epoch_loss += loss * batch_size`` and
+    ``corrects += (outputs.argmax(1) == labels).sum()``, but with tensors on the device, so it never
+    waits for the GPU; reading a value does, so read sparingly (a progress bar does it a few times
+    a second at most, ``fit`` once per epoch). ``loss_fn`` tells whether a batch loss is a mean or
+    a sum over the batch (its ``reduction``); without it, losses are taken to be means.
     """
 
-    def __init__(self, device: torch.device) -> None:
+    def __init__(self, device: torch.device, loss_fn: Callable[..., torch.Tensor] | None = None) -> None:
+        self.summed_loss = loss_fn is not None and loss_reduction(loss_fn) == "sum"
         dtype = torch.float32 if device.type == "mps" else torch.float64  # MPS has no float64
         self.loss_sum = torch.zeros((), dtype=dtype, device=device)
         self.correct = torch.zeros((), dtype=torch.int64, device=device)
@@ -63,11 +64,11 @@ class RunningMetrics:
         self.num_classes: int | None = None
 
     def update(self, logits: torch.Tensor, targets: torch.Tensor, loss: torch.Tensor | None = None) -> None:
-        """Add one batch; ``loss`` is the batch's per-sample mean (weighted here by the batch size)."""
+        """Add one batch: its class scores, its labels and (optionally) its loss as ``loss_fn`` returned it."""
         batch_size = targets.size(0)
         logits = logits.detach()
-        if loss is not None:
-            self.loss_sum.add_(loss.detach(), alpha=batch_size)
+        if loss is not None:  # a mean loss times the batch size, like the lecture's loss.item() * inputs.size(0)
+            self.loss_sum.add_(loss.detach(), alpha=1 if self.summed_loss else batch_size)
             self.has_loss = True
         self.correct.add_(logits.argmax(dim=1).eq(targets).sum())
         self.num_classes = logits.size(1)
@@ -89,6 +90,15 @@ class RunningMetrics:
         if self.num_classes is None or self.num_classes <= TOP_K:
             return None
         return self.top5_correct.item() / self.count
+
+    def result(self) -> dict[str, float]:
+        """``loss`` and ``acc`` (and ``top5`` with more than 5 classes) over all batches added so far."""
+        if not self.count:
+            raise ValueError("the loader yielded no samples")
+        result = {"loss": self.loss, "acc": self.accuracy}
+        if self.top5 is not None:
+            result["top5"] = self.top5
+        return result
 
 
 def _resolve_device(model: nn.Module, device: str | torch.device | None) -> torch.device:
@@ -171,14 +181,14 @@ def evaluate(
     """
     device = _resolve_device(model, device)
     model.to(device)
-    metrics = RunningMetrics(device)
+    metrics = RunningMetrics(device, loss_fn)
     all_logits, all_targets = [], []
     with preserved_state(model, training=False), torch.inference_mode():
         for batch in loader:
             inputs = batch[0].to(device, non_blocking=True)
             targets = batch[1].to(device, non_blocking=True)
             logits = logits_of(model(inputs))
-            loss = None if loss_fn is None else mean_loss(loss_fn, loss_fn(logits, targets), targets.size(0))
+            loss = None if loss_fn is None else loss_fn(logits, targets)
             metrics.update(logits, targets, loss)
             all_logits.append(logits.float().cpu())
             all_targets.append(targets.cpu())

@@ -14,14 +14,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from course_utils import session
 from course_utils.evaluation import evaluate
-from course_utils.training import (
-    EPOCH_KEYS,
-    TOP5_KEYS,
-    EarlyStopping,
-    History,
-    fit,
-    googlenet_aux_loss,
-)
+from course_utils.history import EPOCH_KEYS, TOP5_KEYS
+from course_utils.training import EarlyStopping, History, fit, googlenet_aux_loss
 
 
 @pytest.fixture(autouse=True)
@@ -235,7 +229,7 @@ def test_monitor_and_scheduler_mismatches_are_refused_before_training() -> None:
 
 
 def test_epoch_seeds_of_nearby_runs_do_not_overlap() -> None:
-    from course_utils.training import epoch_seed
+    from course_utils.checkpoints import epoch_seed
 
     seeds = {epoch_seed(data_seed, epoch) for data_seed in range(20) for epoch in range(1, 21)}
     assert len(seeds) == 400  # data_seed + epoch would give only 39 distinct orders
@@ -375,3 +369,75 @@ def test_mixed_precision_on_cuda(tmp_path) -> None:
     assert history.last["val_acc"] >= 0.9
     scaler = load_checkpoint(tmp_path / "amp.pt")["scaler"]
     assert scaler["scale"] > 0 and "_growth_tracker" in scaler
+
+
+# --------------------------------------------------------------------------- frozen layers and the loop's parts
+
+
+def test_frozen_backbone_keeps_its_weights_and_batch_norm_statistics() -> None:
+    """Feature extraction: a frozen torchvision ResNet with a new head. model.train() would put the
+    backbone's BatchNorm layers back into training mode and move their running statistics."""
+    from torchvision.models import resnet18
+
+    torch.manual_seed(0)
+    model = resnet18(weights=None)
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    model.fc = nn.Linear(model.fc.in_features, 2)
+    backbone = {name: value.clone() for name, value in model.state_dict().items() if not name.startswith("fc.")}
+    head = {name: value.clone() for name, value in model.fc.state_dict().items()}
+    generator = torch.Generator().manual_seed(0)
+    images, labels = torch.randn(8, 3, 32, 32, generator=generator), torch.tensor([0, 1] * 4)
+    loader = DataLoader(TensorDataset(images, labels), batch_size=4)
+    optimizer = torch.optim.SGD(model.fc.parameters(), lr=0.1)
+    fit(model, loader, loss_fn=nn.CrossEntropyLoss(), optimizer=optimizer, epochs=1, device="cpu", progress=False)
+
+    after = model.state_dict()
+    statistics = [name for name in backbone if name.endswith(("running_mean", "running_var", "num_batches_tracked"))]
+    assert len(statistics) == 3 * 20  # every BatchNorm of ResNet-18 is checked
+    for name, before in backbone.items():
+        assert torch.equal(after[name], before), name
+    assert all(not torch.equal(model.fc.state_dict()[name], before) for name, before in head.items())
+
+
+def test_train_mode_keeps_fully_frozen_modules_in_eval_mode() -> None:
+    from course_utils.training import train_mode
+
+    torch.manual_seed(0)
+    backbone = nn.Sequential(nn.Linear(2, 4), nn.BatchNorm1d(4), nn.Dropout(0.5))
+    partly_frozen = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
+    model = nn.Sequential(backbone, partly_frozen, nn.Dropout(0.5), nn.Linear(4, 2))
+    backbone.requires_grad_(False)
+    partly_frozen[1].requires_grad_(False)
+    model.eval()
+
+    assert train_mode(model) is model
+    assert model.training and not backbone.training
+    assert not any(module.training for module in backbone.modules())  # its Dropout too
+    assert partly_frozen.training and partly_frozen[0].training and not partly_frozen[1].training
+    assert model[2].training and model[3].training  # parameter-free Dropout and the head train
+
+
+def test_train_one_epoch_and_validate_can_be_called_on_their_own() -> None:
+    """The loop a student can write with the library: one call per epoch, metrics as a dict."""
+    from course_utils.training import train_one_epoch, validate
+
+    dataset = blobs(per_class=12, classes=7, spread=3.0)
+    train, val = loaders(dataset)
+    model = mlp(classes=7)
+    optimizer = sgd(model)
+    epochs = [train_one_epoch(model, train, nn.CrossEntropyLoss(), optimizer) for _ in range(4)]
+    assert set(epochs[0]) == {"loss", "acc", "top5"} and model.training
+    assert epochs[-1]["loss"] < epochs[0]["loss"]
+
+    measured = validate(model, val, nn.CrossEntropyLoss())
+    report = evaluate(model, val, loss_fn=nn.CrossEntropyLoss())
+    assert not model.training
+    assert measured["loss"] == pytest.approx(report.loss) and measured["acc"] == report.accuracy
+    assert measured["top5"] == report.top5
+
+    with pytest.raises(ValueError, match="reduction='none'"):
+        train_one_epoch(model, train, nn.CrossEntropyLoss(reduction="none"), optimizer)
+    empty = DataLoader(TensorDataset(torch.zeros(0, 2), torch.zeros(0, dtype=torch.long)))
+    with pytest.raises(ValueError, match="no samples"):
+        validate(model, empty, nn.CrossEntropyLoss())
