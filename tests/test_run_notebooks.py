@@ -57,8 +57,10 @@ def test_each_notebook_gets_one_line_and_a_failure_fails_the_run(course_run) -> 
 def test_stand_in_data_is_reported_with_the_reason(course_run) -> None:
     done, _ = course_run
     line = report_line(done, "02_standin")
-    assert "STAND-IN DATA" in line and not line.endswith(" ok")
-    assert "rocks" in line and "download=False" in line  # why the real images could not be had
+    assert "STAND-IN DATA (rocks)" in line and not line.endswith(" ok")
+    lines = done.stdout.splitlines()
+    reason = lines[lines.index(line) + 1]
+    assert reason.startswith("    rocks: ") and "download=False" in reason  # why the real images could not be had
 
 
 def test_html_copies_carry_the_notebook_title(course_run) -> None:

@@ -39,7 +39,9 @@ class Result:
         if self.error:
             return f"FAILED: {self.error}"
         if self.stand_ins:
-            return "ok on STAND-IN DATA: " + "; ".join(f"{s['dataset']} ({s['reason']})" for s in self.stand_ins)
+            datasets = ", ".join(s["dataset"] for s in self.stand_ins)
+            reasons = "".join(f"\n    {s['dataset']}: {s['reason'] or 'no reason given'}" for s in self.stand_ins)
+            return f"ok on STAND-IN DATA ({datasets}), not real images:{reasons}"
         return "ok"
 
 
