@@ -383,17 +383,23 @@ def initial_data_seed(loader: Iterable[Any]) -> int:
 
 
 def epoch_seed(data_seed: int, epoch: int) -> int:
-    """A shuffling seed for one epoch; unlike ``data_seed + epoch``, runs with nearby seeds share no orders."""
+    """The shuffling seed of one epoch: ``data_seed`` itself for epoch 1, then seeds that runs with
+    nearby data seeds never share (unlike ``data_seed + epoch``)."""
+    if epoch == 1:
+        return data_seed
     return int(np.random.SeedSequence([data_seed % 2**64, epoch]).generate_state(1, dtype=np.uint64)[0])
 
 
 def seed_data_order(loader: Iterable[Any], data_seed: int, epoch: int) -> None:
     """Make epoch ``epoch``'s shuffling depend only on ``(data_seed, epoch)``.
 
-    Random samplers get a fresh generator seeded with :func:`epoch_seed`; samplers with
-    ``set_epoch`` (``DistributedSampler``) are told the epoch. So epoch k sees the same order
-    whether the run was interrupted or not, whatever the loader's iterator drew before.
+    In epoch 1 a random sampler shuffles with the loader's own generator reset to ``data_seed``
+    (its seed), exactly like a freshly made loader in a hand-written loop. In later epochs it gets
+    a generator of its own seeded with :func:`epoch_seed`, so epoch k sees the same order whether
+    the run was interrupted or not, whatever the loader drew before. Samplers with ``set_epoch``
+    (``DistributedSampler``) are told the epoch.
     """
+    generator = loader_generator(loader)
     samplers = [getattr(loader, "sampler", None), getattr(getattr(loader, "batch_sampler", None), "sampler", None)]
     seen: list[Any] = []
     for sampler in samplers:
@@ -402,6 +408,8 @@ def seed_data_order(loader: Iterable[Any], data_seed: int, epoch: int) -> None:
         seen.append(sampler)
         if hasattr(sampler, "set_epoch"):
             sampler.set_epoch(epoch)
+        elif hasattr(sampler, "generator") and epoch == 1 and generator is not None:
+            sampler.generator = generator.manual_seed(epoch_seed(data_seed, 1))
         elif hasattr(sampler, "generator"):
             sampler.generator = torch.Generator().manual_seed(epoch_seed(data_seed, epoch))
 

@@ -214,8 +214,8 @@ def fit(
     Layers whose parameters are all frozen stay in eval mode (:func:`train_mode`). Returns with the
     model in eval mode, ready for :func:`~course_utils.evaluation.evaluate`.
 
-    Each epoch's shuffling is seeded from the run's data seed and the epoch number. Resuming is
-    exact on the CPU (see
+    The first epoch shuffles as the train loader does on its own, so a hand-written loop over the
+    same freshly seeded loader sees the same batches. Resuming is exact on the CPU (see
     :class:`~course_utils.checkpoints.TrainingRun`): an interrupted and resumed run ends with the
     same history and weights as an uninterrupted one.
     """

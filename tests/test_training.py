@@ -234,6 +234,7 @@ def test_epoch_seeds_of_nearby_runs_do_not_overlap() -> None:
     seeds = {epoch_seed(data_seed, epoch) for data_seed in range(20) for epoch in range(1, 21)}
     assert len(seeds) == 400  # data_seed + epoch would give only 39 distinct orders
     assert epoch_seed(7, 3) == epoch_seed(7, 3)
+    assert epoch_seed(7, 1) == 7  # the first epoch shuffles with the loader's own seed
 
 
 def flipped_validation() -> tuple[DataLoader, DataLoader]:
@@ -371,7 +372,7 @@ def test_mixed_precision_on_cuda(tmp_path) -> None:
     assert scaler["scale"] > 0 and "_growth_tracker" in scaler
 
 
-# --------------------------------------------------------------------------- frozen layers and the loop's parts
+# --------------------------------------------------------------------------- frozen layers and the lecture's loop
 
 
 def test_frozen_backbone_keeps_its_weights_and_batch_norm_statistics() -> None:
@@ -416,6 +417,51 @@ def test_train_mode_keeps_fully_frozen_modules_in_eval_mode() -> None:
     assert not any(module.training for module in backbone.modules())  # its Dropout too
     assert partly_frozen.training and partly_frozen[0].training and not partly_frozen[1].training
     assert model[2].training and model[3].training  # parameter-free Dropout and the head train
+
+
+def lecture_train_model(model: nn.Module, loader: DataLoader, criterion: nn.Module, optimizer) -> tuple[float, float]:
+    """One epoch of the lecture's ``train_model`` loop, as written on the slides."""
+    model.train()
+    epoch_loss, corrects = 0.0, 0
+    for inputs, labels in loader:
+        optimizer.zero_grad()
+        outputs = model(inputs)
+        loss = criterion(outputs, labels)
+        _, preds = torch.max(outputs, 1)
+        loss.backward()
+        optimizer.step()
+        epoch_loss += loss.item() * inputs.size(0)
+        corrects += torch.sum(preds == labels.data).item()
+    return epoch_loss / len(loader.dataset), corrects / len(loader.dataset)
+
+
+def dropout_mlp(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Dropout(0.3), nn.Linear(16, 2))
+
+
+def test_one_fit_epoch_equals_the_lecture_loop() -> None:
+    """Same fresh model, same seeded loader: fit's first epoch shuffles like the loader itself and
+    draws the same dropout masks, so the epoch loss, accuracy and weights are the lecture loop's."""
+    dataset = blobs(per_class=50, spread=1.5)  # overlapping blobs: accuracy below 100 %
+
+    def seeded_loader() -> DataLoader:
+        return DataLoader(dataset, batch_size=16, shuffle=True, generator=torch.Generator().manual_seed(42))
+
+    by_hand = dropout_mlp()
+    torch.manual_seed(1)  # dropout masks come from the global RNG in both runs
+    loss, accuracy = lecture_train_model(by_hand, seeded_loader(), nn.CrossEntropyLoss(), sgd(by_hand))
+
+    model = dropout_mlp()
+    torch.manual_seed(1)
+    history = fit(model, seeded_loader(), loss_fn=nn.CrossEntropyLoss(), optimizer=sgd(model), epochs=1,
+                  device="cpu", progress=False)  # fmt: skip
+
+    assert 0.5 < accuracy < 1.0
+    assert history[0]["train_loss"] == pytest.approx(loss, rel=1e-12)
+    assert history[0]["train_acc"] == accuracy
+    for name, value in by_hand.state_dict().items():
+        assert torch.equal(model.state_dict()[name], value), name
 
 
 def test_train_one_epoch_and_validate_can_be_called_on_their_own() -> None:
