@@ -157,7 +157,7 @@ def model_cell_source(references: Sequence[str]) -> str:
     ]
     files = " and ".join(_source_file(module) for module in used_by_module)
     header = f"# Generated from {files} by `make sync`: edit it there, not here."
-    imports = _import_block(needed, {module.__name__.split('.')[0] for module in used_by_module})
+    imports = _import_block(needed, {module.__name__.split(".")[0] for module in used_by_module})
     sources = list(dict.fromkeys(source for _, _, source in shown))  # ``A, B = ...`` shown once
     return "\n\n\n".join([f"{header}\n{imports}" if imports else header, *sources])
 
