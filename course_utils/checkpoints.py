@@ -12,7 +12,8 @@ Everything stored must be loadable under ``weights_only``: tensors, numbers, str
 lists/tuples/dicts of them. RNG states are therefore stored as tensors and plain lists.
 
 :class:`TrainingRun` is what ``fit`` keeps in such a file: the model, optimiser, scheduler, scaler,
-best epoch, random states, data seed, history and metadata. It decides how a run begins (new, resumed, or a
+best epoch, random states, data seed, history and metadata (class names, input size and
+normalisation derived from the training data). It decides how a run begins (new, resumed, or a
 finished run presented instead of trained), seeds each epoch's data order, and saves after every epoch.
 """
 
@@ -32,10 +33,13 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torchvision import transforms as v1
+from torchvision.transforms import v2
 
 from .atomic import atomic_path
 from .evaluation import dataset_classes
 from .history import BestTracker, History
+from .transforms import normalization_of
 
 FORMAT = "course_utils.checkpoint"
 VERSION = 1
@@ -44,7 +48,7 @@ RETRAIN_ADVICE = (
     "or delete the file."
 )
 COMPARED_METADATA = ("classes", "input_size", "mean", "std")
-"""Metadata that must agree between a checkpoint and the run that loads it."""
+"""Metadata that must agree between a checkpoint and the run that loads it (derived from the training data)."""
 RUN_METADATA_KEYS = (
     "model_class", "optimizer", "scheduler", "profile", "epochs", "monitor",
     "finished", "stopped_early", "restored_best", "best_epoch", "torch_version", "saved_at",
@@ -213,6 +217,74 @@ def check_metadata_compatible(path: str | Path | None, stored: Mapping[str, Any]
             raise CheckpointError(path, f"was made with {key}={stored[key]!r}, but this run uses {current[key]!r}.")
 
 
+SIZE_STEPS = (
+    v1.Resize, v1.CenterCrop, v1.RandomCrop, v1.RandomResizedCrop,
+    v2.Resize, v2.CenterCrop, v2.RandomCrop, v2.RandomResizedCrop,
+)  # fmt: skip
+"""Transform steps that set the image size."""
+
+
+def data_metadata(data: Any) -> dict[str, Any]:
+    """``classes``, ``input_size`` and ``mean``/``std`` of the data a model is trained on: a loader or its dataset.
+
+    Class names come from the dataset's ``classes``; ``mean``/``std`` from the ``Normalize`` step of
+    its ``transform`` (no step: ``(0, 0, 0)``/``(1, 1, 1)``); ``input_size`` (C, H, W) is the shape
+    of one sample, read without drawing random numbers, unless the transform's last resizing step
+    leaves the size open (``Resize(256)`` sets only the shorter side). ``Subset``-like wrappers are
+    looked through. What cannot be derived (a dataset without ``transform`` has no mean/std) is left out.
+    """
+    dataset = getattr(data, "dataset", data)
+    derived: dict[str, Any] = {}
+    classes = dataset_classes(dataset)
+    if classes is not None:
+        derived["classes"] = classes
+    holder = _attribute_holder(dataset, "transform")
+    transform = getattr(holder, "transform", None)
+    shape = None if _leaves_size_open(transform) else _sample_shape(dataset)
+    if shape is not None:
+        derived["input_size"] = shape
+    if holder is not None:
+        mean, std = normalization_of(transform)
+        derived.update(mean=list(mean), std=list(std))
+    return derived
+
+
+def _attribute_holder(dataset: Any, name: str) -> Any:
+    """``dataset`` or the first dataset it wraps (``Subset``: ``.dataset``) that has attribute ``name``."""
+    for _ in range(8):
+        if dataset is None or hasattr(dataset, name):
+            return dataset
+        dataset = getattr(dataset, "dataset", None)
+    return None
+
+
+def _transform_steps(transform: Any) -> Iterator[Any]:
+    yield transform
+    for step in getattr(transform, "transforms", None) or []:
+        yield from _transform_steps(step)
+
+
+def _leaves_size_open(transform: Any) -> bool:
+    resizing = [step for step in _transform_steps(transform) if isinstance(step, SIZE_STEPS)]
+    if not resizing or not isinstance(resizing[-1], (v1.Resize, v2.Resize)):
+        return False
+    size = resizing[-1].size
+    return size is None or isinstance(size, int) or len(size) == 1
+
+
+def _sample_shape(dataset: Any) -> list[int] | None:
+    """The shape of ``dataset[0]``'s input, or ``None`` when it is no tensor or cannot be read."""
+    random_state = capture_rng_state()  # a random crop or flip must not shift the run's random numbers
+    try:
+        sample = dataset[0]
+    except Exception:  # an iterable, empty or failing dataset: the size stays unknown, training reports the failure
+        return None
+    finally:
+        restore_rng_state(random_state)
+    inputs = sample[0] if isinstance(sample, (tuple, list)) else sample
+    return list(inputs.shape) if isinstance(inputs, torch.Tensor) else None
+
+
 def run_metadata(
     extra: Mapping[str, Any] | None,
     train_loader: Iterable[Any],
@@ -223,14 +295,14 @@ def run_metadata(
     epochs: int,
     monitor: str,
 ) -> dict[str, Any]:
-    """What ``fit`` stores about a run: the training data's class names, then ``extra`` (``fit``'s ``metadata=``,
-    e.g. ``input_size``, ``mean``, ``std``), then the run's own fields (:data:`RUN_METADATA_KEYS`)."""
+    """What ``fit`` stores about a run: :func:`data_metadata`, then ``extra`` (``fit``'s ``metadata=``, which may
+    override it), then the run's own fields (:data:`RUN_METADATA_KEYS`)."""
     given = plain_metadata(extra or {})
     reserved = sorted(set(given) & set(RUN_METADATA_KEYS))
     if reserved:
         raise ValueError(f"metadata keys {reserved} are written by fit() itself")
     return {
-        "classes": dataset_classes(train_loader),
+        **plain_metadata(data_metadata(train_loader)),
         **given,
         "model_class": type(model).__name__,
         "optimizer": type(optimizer).__name__,

@@ -197,9 +197,9 @@ def fit(
       mismatched one raises :class:`~course_utils.checkpoints.CheckpointError` and is left untouched.
       ``retrain=True`` (default: ``COURSE_RETRAIN``) ignores the file and replaces it after the
       first epoch. Asking for more ``epochs`` than a finished run had continues it.
-    - ``metadata``: stored in the checkpoint, e.g. ``classes``, ``input_size``, ``mean``, ``std``
-      (``classes`` defaults to ``train_loader.dataset.classes``); a checkpoint whose classes,
-      input size or normalisation differ is refused.
+    - ``metadata``: extra values for the checkpoint. Class names, input size and mean/std are
+      derived from ``train_loader.dataset`` and its transform (``data_metadata``); a checkpoint
+      whose classes, input size or normalisation differ is refused.
     - ``grad_clip``: clip the gradient norm to this value.
     - ``early_stopping``: an :class:`EarlyStopping`, or just a patience (monitoring ``monitor``).
     - ``monitor``: the metric for early stopping, ``restore_best`` and ``ReduceLROnPlateau``

@@ -442,3 +442,83 @@ def test_checkpoint_files_get_normal_permissions(tmp_path: Path) -> None:
         os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["run.pt"]
+
+
+# --------------------------------------------------------------------------- metadata derived from the data
+
+
+class Pictures(Dataset):
+    """Small RGB PIL images of two sizes with a ``transform``, like an ImageFolder."""
+
+    classes = ["cat", "dog"]
+
+    def __init__(self, transform=None, count: int = 8) -> None:
+        from PIL import Image
+
+        self.transform = transform
+        self.images = [Image.new("RGB", (40 + 8 * (i % 2), 36), (30 * i, 100, 200)) for i in range(count)]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int):
+        image = self.images[index]
+        return (self.transform(image) if self.transform is not None else image), index % 2
+
+
+def picture_run(path: Path, transform, *, wrap: bool = False, **options) -> History:
+    """One fit() epoch of a linear classifier on 32x32 pictures, checkpointed to ``path``, without ``metadata=``."""
+    dataset = Pictures(transform)
+    if wrap:
+        dataset = torch.utils.data.Subset(dataset, range(6))
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 2))
+    loader = DataLoader(dataset, batch_size=4)
+    return fit(model, loader, loss_fn=nn.CrossEntropyLoss(), optimizer=torch.optim.SGD(model.parameters(), lr=0.01),
+               epochs=1, checkpoint=path, progress=False, **options)  # fmt: skip
+
+
+def test_checkpoint_metadata_is_derived_from_the_dataset_and_its_transform(tmp_path: Path) -> None:
+    from torchvision.transforms import v2
+
+    from course_utils.checkpoints import data_metadata
+    from course_utils.transforms import CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, cifar_transforms, imagenet_transforms
+
+    picture_run(tmp_path / "cifar.pt", cifar_transforms(train=True), wrap=True)  # a Subset of it
+    meta = load_checkpoint(tmp_path / "cifar.pt")["metadata"]
+    assert meta["classes"] == ["cat", "dog"] and meta["input_size"] == [3, 32, 32]
+    assert meta["mean"] == list(CIFAR10_MEAN) and meta["std"] == list(CIFAR10_STD)
+
+    derived = data_metadata(Pictures(imagenet_transforms(64, train=True)))  # a random crop fixes the size
+    assert derived["input_size"] == [3, 64, 64] and derived["mean"] == list(IMAGENET_MEAN)
+    plain = data_metadata(Pictures(v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])))
+    assert plain["input_size"] == [3, 36, 40] and plain["mean"] == [0.0] * 3 and plain["std"] == [1.0] * 3
+    open_size = data_metadata(Pictures(v2.Compose([v2.Resize(32), v2.ToImage()])))  # Resize(int): shorter side only
+    assert "input_size" not in open_size and open_size["classes"] == ["cat", "dog"]
+    tensors = data_metadata(DataLoader(torch.utils.data.Subset(blobs(), [0, 1])))  # no transform: no mean/std
+    assert tensors == {"input_size": [2]}
+    assert data_metadata(Pictures(v2.Compose([v2.Resize((8, 8)), v2.ToImage(), v2.Lambda(lambda x: x[5])]))) == {
+        "classes": ["cat", "dog"], "mean": [0.0] * 3, "std": [1.0] * 3,
+    }  # a transform that fails on the sample: the rest is derived, nothing crashes  # fmt: skip
+
+    state = torch.get_rng_state()
+    data_metadata(Pictures(imagenet_transforms(64, train=True)))  # reading a random crop draws no random numbers
+    assert torch.equal(torch.get_rng_state(), state)
+
+    picture_run(tmp_path / "extra.pt", cifar_transforms(), metadata={"note": "lecture 4"})  # extras still go in
+    meta = load_checkpoint(tmp_path / "extra.pt")["metadata"]
+    assert meta["note"] == "lecture 4" and meta["input_size"] == [3, 32, 32]
+
+
+def test_checkpoint_of_other_normalisation_is_refused(tmp_path: Path) -> None:
+    from course_utils.transforms import basic_transforms
+
+    path = tmp_path / "run.pt"
+    picture_run(path, basic_transforms(32, mean=[0.5] * 3, std=[0.25] * 3))
+    before = path.read_bytes()
+    with pytest.raises(CheckpointError, match=r"mean=\[0\.5, 0\.5, 0\.5\], but this run uses \[0\.4"):
+        picture_run(path, basic_transforms(32, mean=[0.4] * 3, std=[0.25] * 3))
+    with pytest.raises(CheckpointError, match="input_size"):
+        picture_run(path, basic_transforms(16, mean=[0.5] * 3, std=[0.25] * 3))
+    assert path.read_bytes() == before
+    assert picture_run(path, basic_transforms(32, mean=[0.5] * 3, std=[0.25] * 3)).from_checkpoint  # same data: loaded
