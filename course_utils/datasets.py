@@ -15,10 +15,9 @@ import hashlib
 import json
 import os
 import shutil
-import tarfile
 import tempfile
 import time
-import zipfile
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,15 @@ from tqdm.auto import tqdm
 
 from . import session
 from .atomic import atomic_path
-from .download import UnsafeArchiveError, download_file, extract_archive, find_folder, staged_folder
+from .download import (
+    DamagedArchiveError,
+    UnsafeArchiveError,
+    download_file,
+    extract_archive,
+    find_folder,
+    is_archive_name,
+    staged_folder,
+)
 from .images import Screened, Screener, ScreeningReport, is_image_file, load_rgb
 from .profiles import Profile, get_profile
 from .splits import per_class_order, stratified_split
@@ -185,12 +192,14 @@ class CourseData:
         )
 
     def summary(self) -> str:
-        """One line: name, source, images per split, profile, skipped files."""
+        """One line: name, source, images per split, profile, skipped files, a far smaller class."""
         where = f"{self.source} ({self.root})"
         sizes = ", ".join(f"{split} {len(getattr(self, split))}" for split in SPLITS)
         line = f"{self.name} | {where} | {sizes} | {len(self.classes)} classes | {self.profile.name} profile"
         if self.report.skipped:
             line += f" | {len(self.report.skipped)} files skipped (see .report)"
+        if self.report.imbalance():
+            line += " | " + self.report.imbalance()
         if self.synthetic:
             line += " | " + session.synthetic_warning([self.name])
         return line
@@ -216,10 +225,14 @@ def _layout_error(name: str, info: dict, root: Path, problem: str) -> DatasetLay
 
 
 def _visible_files(folder: Path, recursive: bool) -> list[str]:
-    """Files under ``folder`` (not hidden), sorted by path (plain strings: 60,000 ``Path`` objects
-    would cost seconds)."""
+    """Files under ``folder`` (not hidden; broken links included, to be reported), sorted by path
+    (plain strings: 60,000 ``Path`` objects would cost seconds)."""
     if not recursive:
-        return sorted(entry.path for entry in os.scandir(folder) if entry.is_file() and not entry.name.startswith("."))
+        return sorted(
+            entry.path
+            for entry in os.scandir(folder)
+            if not entry.name.startswith(".") and (entry.is_file() or (entry.is_symlink() and not entry.is_dir()))
+        )
     found = []
     for directory, subdirectories, files in os.walk(folder):
         subdirectories[:] = [d for d in subdirectories if not d.startswith(".")]
@@ -227,9 +240,33 @@ def _visible_files(folder: Path, recursive: bool) -> list[str]:
     return sorted(found)
 
 
+def _subfolders(folder: Path) -> list[str]:
+    return sorted(entry.name for entry in os.scandir(folder) if entry.is_dir() and not entry.name.startswith("."))
+
+
+def _found(folder: Path) -> str:
+    """What a layout error says is there instead."""
+    found = _subfolders(folder)
+    return f"it has the folders {', '.join(found)}" if found else "it has no folders"
+
+
 def _label_from_filename(path: str, names: dict[str, int]) -> int | None:
     """``cat.113.jpg`` -> the index of class ``cat`` (class or folder name, any case)."""
     return names.get(os.path.basename(path).split(".")[0].lower())
+
+
+def _class_folders(name: str, info: dict, root: Path, folder: Path) -> list[Path | None]:
+    """Each class's folder inside ``folder`` (``None`` where missing): its registry folder name or its
+    class name, in any case, so Microsoft PetImages' ``Cat/`` and ``Dog/`` count as ``cats``/``dogs``."""
+    subfolders = _subfolders(folder)
+    found: list[Path | None] = []
+    for class_name, class_folder in zip(info["classes"], info["class_folders"]):
+        matches = [sub for sub in subfolders if sub.lower() in (class_folder.lower(), class_name.lower())]
+        if len(matches) > 1:
+            problem = f"{folder} has {' and '.join(matches)}, both for class {class_name!r}"
+            raise _layout_error(name, info, root, problem)
+        found.append(folder / matches[0] if matches else None)
+    return found
 
 
 @dataclass
@@ -237,53 +274,75 @@ class _Scan:
     """The files of a dataset folder by split folder (``"all"`` when it has none)."""
 
     candidates: dict[str, list[Sample]]
-    rejected: list[tuple[str, str, str]]
-    """``(split folder, path, reason)`` for files rejected without decoding."""
+    """Image files (by extension) and their labels."""
+    others: dict[str, list[Sample]]
+    """Files that cannot be images (extension) or have no class (label -1), by the same split folders."""
+    reasons: dict[str, str]
+    """Why each of ``others`` is left out, by path."""
+    places: dict[tuple[str, int], str]
+    """Where the files of each (split folder, class) were looked for, for error messages."""
+
+    def places_of(self, label: int) -> str:
+        return ", ".join(place for (_, place_label), place in self.places.items() if place_label == label)
 
     @property
     def count(self) -> int:
-        return sum(len(items) for items in self.candidates.values()) + len(self.rejected)
+        return sum(len(items) for items in [*self.candidates.values(), *self.others.values()])
 
 
 def _scan_folder(name: str, info: dict, root: Path, folder: Path, split: str, scan: _Scan) -> None:
-    class_folders = info["class_folders"]
-    present = [(folder / cf).is_dir() for cf in class_folders]
-    items: list[Sample] = []
-    if any(present):
-        if not all(present):
-            missing = [cf for cf, there in zip(class_folders, present) if not there]
-            raise _layout_error(name, info, root, f"{folder} has no class folder {', '.join(missing)}")
+    class_folders = _class_folders(name, info, root, folder)
+    images: list[Sample] = []
+    others: list[Sample] = []
+    if any(class_folders):
+        if not all(class_folders):
+            missing = [cf for cf, found in zip(info["class_folders"], class_folders) if found is None]
+            problem = f"{folder} has no class folder {', '.join(missing)}; {_found(folder)}"
+            raise _layout_error(name, info, root, problem)
         for label, class_folder in enumerate(class_folders):
-            for path in _visible_files(folder / class_folder, recursive=True):
+            scan.places[(split, label)] = str(class_folder)
+            for path in _visible_files(class_folder, recursive=True):
                 if is_image_file(path):
-                    items.append((path, label))
+                    images.append((path, label))
                 else:
-                    scan.rejected.append((split, path, "not an image file (extension)"))
+                    others.append((path, label))
+                    scan.reasons[path] = "not an image file (extension)"
     elif info["label_from_filename"]:
         names = {n.lower(): i for i, n in enumerate(info["classes"])}
-        names.update({n.lower(): i for i, n in enumerate(class_folders)})
+        names.update({n.lower(): i for i, n in enumerate(info["class_folders"])})
+        for label, class_name in enumerate(info["classes"]):
+            scan.places[(split, label)] = str(folder / f"{class_name}.*")
         for path in _visible_files(folder, recursive=False):
             label = _label_from_filename(path, names)
-            if not is_image_file(path):
-                scan.rejected.append((split, path, "not an image file (extension)"))
-            elif label is None:
-                scan.rejected.append((split, path, "no class name before the first dot of the file name"))
-            else:
-                items.append((path, label))
+            if is_image_file(path) and label is not None:
+                images.append((path, label))
+                continue
+            others.append((path, -1 if label is None else label))
+            scan.reasons[path] = (
+                "not an image file (extension)"
+                if not is_image_file(path)
+                else "no class name before the first dot of the file name"
+            )
     else:
-        raise _layout_error(name, info, root, f"{folder} has none of the class folders {class_folders}")
-    scan.candidates[split] = items
+        problem = f"{folder} has none of the class folders {info['class_folders']}; {_found(folder)}"
+        raise _layout_error(name, info, root, problem)
+    scan.candidates[split], scan.others[split] = images, others
 
 
 def _scan(name: str, info: dict, root: Path) -> _Scan:
-    scan = _Scan({}, [])
+    scan = _Scan({}, {}, {}, {})
     split_folders = [split for split in SPLITS if (root / split).is_dir()]
     for split in split_folders or ["all"]:
         _scan_folder(name, info, root, root / split if split_folders else root, split, scan)
     if split_folders and "train" not in split_folders:
         raise _layout_error(name, info, root, f"it has {split_folders} but no train folder")
     if not any(scan.candidates.values()):
-        raise _layout_error(name, info, root, "it contains no image files")
+        raise _layout_error(name, info, root, f"it contains no image files; {_found(root)}")
+    for split, items in scan.candidates.items():
+        for label, class_name in enumerate(info["classes"]):
+            if not any(item_label == label for _, item_label in items):
+                problem = f"class {class_name!r} has no image file in {scan.places[(split, label)]}"
+                raise _layout_error(name, info, root, problem)
     return scan
 
 
@@ -340,30 +399,53 @@ def _manifest_path(cache_dir: Path, name: str, root: Path) -> Path:
     return cache_dir / ".screening" / f"{name}-{digest}.json"
 
 
+def _require_every_class(
+    name: str, info: dict, root: Path, scan: _Scan, splits: dict[str, list[Sample]], report: ScreeningReport
+) -> None:
+    """A split without some class makes accuracy meaningless (one class left scores 100 %): refuse it."""
+    for split, items in splits.items():
+        for label, class_name in enumerate(info["classes"]):
+            if report.counts[(split, class_name)]:
+                continue
+            assigned = sum(item_label == label for _, item_label in items)
+            if assigned:
+                skipped = [item.reason for item in report.skipped if (item.split, item.label) == (split, class_name)]
+                listed = "; ".join(f"{reason} ({count})" for reason, count in Counter(skipped).most_common(3))
+                why = f"none of its {assigned} files there can be used: {listed}"
+            else:
+                total = sum(item_label == label for items in scan.candidates.values() for _, item_label in items)
+                why = f"its {total} image files are too few to put one in every split"
+            problem = f"class {class_name!r} has no usable image in the {split} split ({why}). Its files are in "
+            raise _layout_error(name, info, root, problem + scan.places_of(label))
+
+
 def _screened_samples(
     name: str, info: dict, root: Path, profile: Profile, seed: int, cache_dir: Path
 ) -> tuple[dict[str, list[Sample]], ScreeningReport]:
     started = time.perf_counter()
     scan = _scan(name, info, root)
-    report = ScreeningReport(dataset=name, classes=list(info["classes"]), splits=list(SPLITS), candidates=scan.count)
-    for split, path, reason in scan.rejected:
-        report.add(split, "", Screened(path, None, reason))
+    classes, policy = info["classes"], info["split_policy"]
+    report = ScreeningReport(dataset=name, classes=list(classes), splits=list(SPLITS), candidates=scan.count)
+    for split, others in _assign_splits(scan.others, policy, seed).items():  # apart: image splits stay as they are
+        for path, label in others:
+            report.add(split, classes[label] if label >= 0 else "", Screened(path, None, scan.reasons[path]))
     screener = Screener(_manifest_path(cache_dir, name, root), root)
 
     def screen(paths: list[str]) -> list[Screened]:
         return screener(paths, progress=len(paths) >= PROGRESS_FROM)
 
+    splits = _assign_splits(scan.candidates, policy, seed)
     samples: dict[str, list[Sample]] = {}
-    for split, items in _assign_splits(scan.candidates, info["split_policy"], seed).items():
+    for split, items in splits.items():
         quota = profile.train_per_class if split == "train" else profile.eval_per_class
         kept = []
         for index, outcome in sorted(_screen_split(items, quota, seed, screen), key=lambda pair: pair[0]):
-            label = items[index][1]
-            report.add(split, info["classes"][label], outcome)
+            report.add(split, classes[items[index][1]], outcome)
             if outcome.ok:
                 kept.append(items[index])
         samples[split] = kept
     report.seconds = time.perf_counter() - started
+    _require_every_class(name, info, root, scan, splits, report)
     return samples, report
 
 
@@ -376,11 +458,8 @@ def _archive_name(name: str, url: str) -> str:
     return f"{name}-{Path(urlparse(url).path).name or 'download'}"
 
 
-UNUSABLE_ARCHIVE = (
-    UnsafeArchiveError, DatasetLayoutError, FileNotFoundError, ValueError, zipfile.BadZipFile, tarfile.TarError, EOFError,
-)
+UNUSABLE_ARCHIVE = (UnsafeArchiveError, DamagedArchiveError, DatasetLayoutError, FileNotFoundError)
 """Errors that say the archive itself is bad (so it is deleted), as opposed to an interruption or a full disk."""
-ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
 
 
 def _install_archive(name: str, info: dict, source: dict, target: Path, downloads: Path) -> None:
@@ -399,9 +478,9 @@ def _install_archive(name: str, info: dict, source: dict, target: Path, download
             for destination, inside in source["folders"].items():
                 shutil.move(str(find_folder(extracted / "archive", inside)), str(staging / destination))
             _scan(name, info, staging)  # refuse to install something the loader would reject
-    except UNUSABLE_ARCHIVE:
+    except UNUSABLE_ARCHIVE as error:
         archive.unlink(missing_ok=True)  # an archive that cannot be installed is not worth keeping
-        raise
+        raise DatasetUnavailable(f"{error} ({archive} was deleted: running again downloads a fresh copy)") from error
     finally:
         shutil.rmtree(extracted, ignore_errors=True)
 
@@ -430,7 +509,7 @@ def _copy_archives(source_root: Path, destination_root: Path) -> None:
     if not source_root.is_dir():
         return
     for archive in source_root.rglob("*"):
-        if archive.is_file() and archive.name.endswith(ARCHIVE_SUFFIXES):
+        if archive.is_file() and is_archive_name(archive.name):
             destination = destination_root / archive.relative_to(source_root)
             if not destination.exists():
                 with atomic_path(destination, suffix=".part") as temporary:
@@ -543,34 +622,6 @@ def _find_copy(
     raise DatasetUnavailable(_unavailable_message(name, info, tried, cached, sources))
 
 
-def _defaults(
-    profile: Profile | str | None,
-    data_dir: str | Path | None,
-    cache_dir: str | Path | None,
-    download_dir: str | Path | None,
-    seed: int | None,
-) -> tuple[Profile, Path | None, Path, Path, int]:
-    """Fill what the caller left out from ``session.current()``, else from the environment.
-
-    An explicit ``cache_dir`` without a ``download_dir`` keeps its archives in ``cache_dir/_downloads``.
-    """
-    course = session.current()
-    if isinstance(profile, str):
-        profile = get_profile(profile)
-    if course is not None:
-        defaults = course.data_dir, course.cache_dir, course.download_dir
-        profile, seed = profile or course.profile, course.seed if seed is None else seed
-    else:
-        defaults = session.default_data_dir(), session.default_cache_dir(), session.default_download_dir()
-        profile, seed = profile or get_profile(), DEFAULT_SEED if seed is None else seed
-    cache = Path(cache_dir) if cache_dir is not None else defaults[1]
-    if download_dir is not None:
-        downloads = Path(download_dir)
-    else:
-        downloads = cache / "_downloads" if cache_dir is not None else defaults[2]
-    return profile, Path(data_dir) if data_dir is not None else defaults[0], cache, downloads, seed
-
-
 def load_dataset(
     name: str,
     *,
@@ -586,7 +637,8 @@ def load_dataset(
 ) -> CourseData:
     """Find, screen and split a course dataset (``"cifar10"``, ``"cats_dogs"`` or ``"rocks"``).
 
-    Values left out come from ``setup()`` (or the environment when it was not called). Without
+    The profile and seed left out come from ``setup()`` (or the environment when it was not called),
+    the folders from :func:`session.data_folders`, the rule ``setup()`` follows too. Without
     transforms, the registry's preset for the dataset is used; give both or neither. ``sources``
     replaces the registry's download sources (a mirror, or a local server in tests). Prints one line
     saying where the data came from and how big each split is.
@@ -594,7 +646,13 @@ def load_dataset(
     if (train_transform is None) != (eval_transform is None):
         raise ValueError("give both train_transform and eval_transform, or neither (to use the dataset's preset)")
     info = dataset_info(name)
-    profile, data_dir, cache_dir, download_dir, seed = _defaults(profile, data_dir, cache_dir, download_dir, seed)
+    course = session.current()
+    profile = get_profile(profile) if isinstance(profile, str) else profile
+    profile = profile or (course.profile if course is not None else get_profile())
+    seed = seed if seed is not None else (course.seed if course is not None else DEFAULT_SEED)
+    data_dir, cache_dir, download_dir = session.data_folders(
+        course is not None and course.drive_mounted, data_dir=data_dir, cache_dir=cache_dir, download_dir=download_dir
+    )
     sources = copy.deepcopy(info["sources"] if sources is None else sources)
     root, source = _find_copy(
         name,

@@ -23,18 +23,26 @@ from tqdm.auto import tqdm
 from .atomic import atomic_path
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
+"""2: manifests of version 1 may remember read errors (permission denied) as broken files."""
+SMALL_CLASS_SHARE = 0.25
+"""A class with fewer images than this share of the largest class's is called out as imbalanced."""
 SCREEN_CHUNK = 500
 """Files per thread-pool task: small 32x32 JPEGs decode faster in chunks than one task each."""
 
 
 class UnreadableImageError(ValueError):
-    """A file that is empty, truncated, not an image, or otherwise cannot be decoded."""
+    """A file that is empty, truncated, not an image, or otherwise cannot be decoded.
 
-    def __init__(self, path: str | Path, reason: str) -> None:
+    ``transient`` when the file could not even be read (permission denied, an I/O error on a network
+    drive, a missing file): trying again later may succeed, so screening does not remember it.
+    """
+
+    def __init__(self, path: str | Path, reason: str, *, transient: bool = False) -> None:
         super().__init__(f"{path}: {reason}")
         self.path = str(path)
         self.reason = reason
+        self.transient = transient
 
 
 def is_image_file(path: str | Path) -> bool:
@@ -80,12 +88,17 @@ def _decode(path: Path) -> Image.Image:
     except UnreadableImageError:
         raise
     except FileNotFoundError:
-        raise UnreadableImageError(path, "file not found") from None
+        reason = f"broken link to {os.readlink(path)}" if path.is_symlink() else "file not found"
+        raise UnreadableImageError(path, reason, transient=True) from None
     except UnidentifiedImageError:
         raise UnreadableImageError(path, "not an image") from None
     except Image.DecompressionBombError as error:
         raise UnreadableImageError(path, f"too large ({error})") from None
-    except (OSError, ValueError, SyntaxError, EOFError) as error:  # PIL reports truncation as OSError
+    except OSError as error:
+        if error.errno is not None:  # the system could not read it: permission denied, an I/O error...
+            raise UnreadableImageError(path, f"cannot read ({error})", transient=True) from None
+        raise UnreadableImageError(path, f"cannot decode ({error})") from None  # PIL's truncation: no errno
+    except (ValueError, SyntaxError, EOFError) as error:
         raise UnreadableImageError(path, f"cannot decode ({error})") from None
 
 
@@ -117,11 +130,13 @@ def check_image(path: str | Path) -> str:
 
 
 class Screened(NamedTuple):
-    """The outcome of checking one file: its original ``mode`` when readable, else a ``reason``."""
+    """The outcome of checking one file: its original ``mode`` when readable, else a ``reason``
+    (``transient`` when the file could not be read at all, so a later try may succeed)."""
 
     path: str
     mode: str | None
     reason: str | None
+    transient: bool = False
 
     @property
     def ok(self) -> bool:
@@ -134,7 +149,7 @@ def _screen_one(path: str) -> Screened:
     try:
         return Screened(path, check_image(path), None)
     except UnreadableImageError as error:
-        return Screened(path, None, error.reason)
+        return Screened(path, None, error.reason, error.transient)
 
 
 def _screen_chunk(paths: Sequence[str]) -> list[Screened]:
@@ -146,6 +161,8 @@ class Screener:
 
     Outcomes are keyed by (path relative to ``root``, size, mtime), so a file that has not changed
     is not decoded again, in this call or a later session. Paths outside ``root`` are always decoded.
+    Only files that were read are remembered: one that could not be read (permission denied, an I/O
+    error) is tried again next time.
     """
 
     def __init__(self, manifest: str | Path | None = None, root: str | Path | None = None, workers: int | None = None):
@@ -206,7 +223,7 @@ class Screener:
                 for chunk, outcomes in zip(chunks, pool.map(_screen_chunk, [[paths[i] for i in c] for c in chunks])):
                     for index, outcome in zip(chunk, outcomes):
                         results[index] = outcome
-                        if index in stamps:
+                        if index in stamps and not outcome.transient:
                             key, stamp = stamps[index]
                             known[key] = [*stamp, outcome.mode, outcome.reason]
                     bar.update(len(chunk))
@@ -282,6 +299,19 @@ class ScreeningReport:
         frame.loc["total"] = frame.sum(axis=0)
         return frame
 
+    def imbalance(self) -> str:
+        """``"imbalanced: Highland has 4 images, Basalt 20"`` when a class has far fewer images than the
+        largest (under :data:`SMALL_CLASS_SHARE` of it): accuracy then mostly measures the large class.
+        Empty when the classes are comparable."""
+        totals = {label: sum(self.counts[(split, label)] for split in self.splits) for label in self.classes}
+        largest = max(totals, key=totals.__getitem__, default=None)
+        small = [label for label, count in totals.items() if count < SMALL_CLASS_SHARE * totals.get(largest, 0)]
+        if not small:
+            return ""
+        return "imbalanced: " + ", ".join(f"{label} has {totals[label]} images" for label in small) + (
+            f", {largest} {totals[largest]}"
+        )
+
     def skipped_frame(self) -> pd.DataFrame:
         """Skipped files: path, split, class and reason."""
         return pd.DataFrame([vars(item) for item in self.skipped], columns=["path", "split", "label", "reason"])
@@ -292,6 +322,8 @@ class ScreeningReport:
             f"skipped {len(self.skipped)}",
             self.to_frame().to_string(),
         ]
+        if self.imbalance():
+            lines.append(self.imbalance())
         if self.converted:
             modes = ", ".join(f"{mode}: {count}" for mode, count in sorted(self.converted.items()))
             lines.append(f"converted to RGB: {modes}")

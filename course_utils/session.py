@@ -200,20 +200,44 @@ def course_root(drive_mounted: bool = False) -> Path:
     return USER_CACHE_DIR
 
 
+def data_folders(
+    drive_mounted: bool = False,
+    *,
+    data_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    download_dir: str | Path | None = None,
+) -> tuple[Path | None, Path, Path]:
+    """``(data_dir, cache_dir, download_dir)``: the one rule ``setup()`` and ``load_dataset`` follow.
+
+    Folders given win. The others come from ``COURSE_DATA_DIR``, ``COURSE_CACHE_DIR`` and
+    ``COURSE_DOWNLOAD_DIR``, else the defaults: unpacked datasets in ``data/`` of a checkout or the
+    user cache (never Drive), archives on Drive when mounted, else beside the unpacked datasets. A
+    ``cache_dir`` given without a ``download_dir`` keeps its archives beside it (``cache_dir/_downloads``).
+    """
+    data = Path(data_dir) if data_dir is not None else env_path(DATA_DIR_ENV)
+    cache = Path(cache_dir) if cache_dir is not None else (env_path(CACHE_DIR_ENV) or course_root() / "data")
+    if download_dir is not None:
+        downloads = Path(download_dir)
+    elif cache_dir is not None:
+        downloads = cache / "_downloads"
+    else:
+        default = DRIVE_COURSE_DIR / "downloads" if drive_mounted else cache / "_downloads"
+        downloads = env_path(DOWNLOAD_DIR_ENV) or default
+    return data, cache, downloads
+
+
 def default_data_dir() -> Path | None:
-    return env_path(DATA_DIR_ENV)
+    return data_folders()[0]
 
 
 def default_cache_dir() -> Path:
     """Unpacked datasets: ``data/`` in a checkout, else the user cache; never Drive."""
-    return env_path(CACHE_DIR_ENV) or course_root() / "data"
+    return data_folders()[1]
 
 
 def default_download_dir(drive_mounted: bool = False) -> Path:
     """Downloaded archives: on Drive when mounted, else beside the unpacked datasets."""
-    if drive_mounted:
-        return env_path(DOWNLOAD_DIR_ENV) or DRIVE_COURSE_DIR / "downloads"
-    return env_path(DOWNLOAD_DIR_ENV) or default_cache_dir() / "_downloads"
+    return data_folders(drive_mounted)[2]
 
 
 def default_checkpoint_dir(drive_mounted: bool = False) -> Path:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import os
+import re
+import shutil
 import zipfile
 from collections import Counter
 from collections.abc import Iterator
@@ -13,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from test_download import LocalServer, Route, local_server
+from test_download import ESCAPING_CHAIN, LocalServer, Route, damaged_archives, local_server, make_tar
 
 from course_utils import datasets, session
 from course_utils.datasets import DatasetLayoutError, DatasetUnavailable, ImageDataset, load_dataset
@@ -172,7 +175,7 @@ def test_full_screening_reports_every_broken_file(tmp_path: Path) -> None:
     root = tmp_path / "rocks"  # no split folders: class folders only
     for label, folder in enumerate(("Basalt", "Highland")):
         (root / folder).mkdir(parents=True)
-        for i in range(8):
+        for i in range(12):  # enough that the broken files leave every split some readable Basalt
             (root / folder / f"{i}.jpg").write_bytes(jpeg(label, i))
     (root / "Basalt" / "empty.jpg").write_bytes(b"")
     (root / "Basalt" / "text.jpg").write_text("not a picture")
@@ -183,7 +186,7 @@ def test_full_screening_reports_every_broken_file(tmp_path: Path) -> None:
         "text.jpg": "not an image",
     }
     assert data.report.converted == {"CMYK": 1}
-    assert data.report.to_frame().loc["total", "total"] == 17 == len(data.train) + len(data.val) + len(data.test)
+    assert data.report.to_frame().loc["total", "total"] == 25 == len(data.train) + len(data.val) + len(data.test)
     assert "empty file" in str(data.report) and "2 files skipped" in data.summary()
 
 
@@ -432,7 +435,7 @@ def test_real_cats_dogs_via_course_data_dir_in_quick_profile(tmp_path: Path, mon
 
 def test_an_interrupted_install_keeps_the_good_archive(tmp_path: Path, http: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
     """Ctrl-C (or a full disk) while unpacking must not throw away a download that may have taken an hour."""
-    files = cats_dogs_files(2)
+    files = cats_dogs_files(4)  # the fewest that put every class in train, val and test
     http.routes["/main.zip"] = Route(
         github_style_zip("dogs-vs-cats-main", {f"train_set/{a}": {n: d for n, d in files.items() if n.startswith(a[:3])} for a in ("cats", "dogs")}),
         content_type="application/zip",
@@ -450,3 +453,153 @@ def test_an_interrupted_install_keeps_the_good_archive(tmp_path: Path, http: Loc
     monkeypatch.setattr(datasets, "extract_archive", original)
     data = load_dataset("cats_dogs", profile=FULL, cache_dir=tmp_path, sources=[source], **PLAIN)
     assert data.source == "download" and http.hits["/main.zip"] == 1 and len(data.train) > 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Defects found by trying to break it (issue 6)
+# ---------------------------------------------------------------------------------------------
+
+needs_rocks = pytest.mark.skipif(not (SHARED_DATA / "rocks").is_dir(), reason="the shared rocks copy is not here")
+needs_cats_dogs = pytest.mark.skipif(
+    not (SHARED_DATA / "cats_dogs").is_dir(), reason="the shared cats_dogs copy is not here"
+)
+
+
+def real_rocks(data_dir: Path, per_class: int = 10) -> Path:
+    """The first ``per_class`` real photos of each rock class, copied to ``data_dir/rocks/<class>/``."""
+    for folder in ("Basalt", "Highland"):
+        (data_dir / "rocks" / folder).mkdir(parents=True)
+        for source in sorted((SHARED_DATA / "rocks" / folder).iterdir())[:per_class]:
+            shutil.copy(source, data_dir / "rocks" / folder / source.name)
+    return data_dir / "rocks"
+
+
+@needs_rocks
+@pytest.mark.parametrize("profile", [FULL, QUICK], ids=["full", "quick"])
+@pytest.mark.parametrize("damage", ["empty", "broken", "unreadable"])
+def test_a_class_without_a_usable_image_is_a_layout_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str, profile: Profile
+) -> None:
+    """Otherwise the dataset has one class and validation accuracy is a perfect, meaningless 100 %."""
+    highland = real_rocks(tmp_path) / "Highland"
+    for photo in list(highland.iterdir()):
+        if damage == "empty":
+            photo.unlink()
+        elif damage == "broken":
+            photo.write_bytes(photo.read_bytes()[:300])
+    if damage == "unreadable":  # permission denied, e.g. on a network drive (the tests may run as root)
+        real_open = Image.open
+
+        def denied(path, *args, **kwargs):
+            if "Highland" in str(path):
+                raise PermissionError(errno.EACCES, "Permission denied", str(path))
+            return real_open(path, *args, **kwargs)
+
+        monkeypatch.setattr(Image, "open", denied)
+    with pytest.raises(DatasetLayoutError, match=r"class 'Highland'(.|\n)*" + re.escape(str(highland))):
+        load_local("rocks", tmp_path, profile=profile)
+
+
+@needs_rocks
+def test_a_class_too_small_for_every_split_is_a_layout_error(tmp_path: Path) -> None:
+    highland = real_rocks(tmp_path, per_class=8) / "Highland"
+    for photo in sorted(highland.iterdir())[2:]:
+        photo.unlink()  # two photos cannot fill train, val and test
+    with pytest.raises(DatasetLayoutError, match=r"class 'Highland' has no usable image in the (val|test) split"):
+        load_local("rocks", tmp_path)
+
+
+@needs_rocks
+def test_a_far_smaller_class_is_warned_about_in_the_summary(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    highland = real_rocks(tmp_path, per_class=20) / "Highland"
+    for photo in sorted(highland.iterdir())[12:]:
+        photo.unlink()
+    assert "imbalanced" not in load_local("rocks", tmp_path).summary()  # 20 vs 12, like the real 76 vs 49
+    for photo in sorted(highland.iterdir())[4:]:
+        photo.unlink()
+    data = load_local("rocks", tmp_path)
+    assert re.search(r"imbalanced: Highland has 4 images, Basalt 20", data.summary())
+    assert data.summary() in capsys.readouterr().out  # the line load_dataset prints
+
+
+def bad_archives() -> dict[str, bytes]:
+    """Archives as a flaky Drive or an old download may leave them: cut, corrupt, or unsafe."""
+    rocks = {"Basalt/a.jpg": jpeg(0, 0), "Highland/b.jpg": jpeg(1, 0)}
+    return {**damaged_archives(), "escaping-chain.tar": make_tar(rocks, links=ESCAPING_CHAIN, mode="w")}
+
+
+@pytest.mark.parametrize("archive", sorted(bad_archives()))
+def test_a_bad_archive_is_unavailable_with_advice_and_deleted(tmp_path: Path, http: LocalServer, archive: str) -> None:
+    rocks = {"Basalt": "Basalt", "Highland": "Highland"}
+    sources = [{"kind": "archive", "url": http.url(f"/{archive}"), "folders": rocks}]
+    kept = tmp_path / "downloads" / f"rocks-{archive}"  # kept from an earlier run: it is not fetched again
+    folders = {"cache_dir": tmp_path / "cache", "download_dir": kept.parent, "sources": sources, **PLAIN}
+    kept.parent.mkdir()
+    kept.write_bytes(bad_archives()[archive])
+    with pytest.raises(DatasetUnavailable, match=rf"rocks-{re.escape(archive)}(.|\n)*deleted"):
+        load_dataset("rocks", profile=FULL, **folders)
+    assert not kept.exists() and http.hits == {}
+    kept.write_bytes(bad_archives()[archive])
+    data = load_dataset("rocks", profile=QUICK, **folders)  # the quick profile falls back, it does not crash
+    assert data.synthetic and not kept.exists()
+
+
+@needs_cats_dogs
+def test_petimages_cat_and_dog_folders_are_recognised(tmp_path: Path) -> None:
+    """Microsoft's PetImages release: ``Cat/`` and ``Dog/`` with numbered photos and a Thumbs.db."""
+    root = tmp_path / "cats_dogs"
+    for animal, folder in (("cats", "Cat"), ("dogs", "Dog")):
+        (root / folder).mkdir(parents=True)
+        for number, photo in enumerate(sorted((SHARED_DATA / "cats_dogs" / "train" / animal).iterdir())[:10]):
+            shutil.copy(photo, root / folder / f"{number}.jpg")
+        (root / folder / "Thumbs.db").write_bytes(b"\0" * 64)
+    data = load_local("cats_dogs", tmp_path)
+    assert data.classes == ["cat", "dog"] and len(data.train) + len(data.val) + len(data.test) == 20
+    for split in datasets.SPLITS:
+        assert {Path(path).parent.name for path, label in getattr(data, split).samples if label == 1} == {"Dog"}
+    skipped = {(Path(item.path).parent.name, item.label, item.split in datasets.SPLITS) for item in data.report.skipped}
+    assert skipped == {("Cat", "cat", True), ("Dog", "dog", True)}  # Thumbs.db, with its class and split
+
+
+@pytest.mark.parametrize("name", ["cats_dogs", "rocks"])
+def test_a_layout_error_names_the_folders_it_found(tmp_path: Path, name: str) -> None:
+    for folder in ("Kitten", "Puppy"):
+        (tmp_path / name / folder).mkdir(parents=True)
+        (tmp_path / name / folder / "1.jpg").write_bytes(jpeg(0, 1))
+    with pytest.raises(DatasetLayoutError, match="Kitten, Puppy"):
+        load_local(name, tmp_path)
+
+
+def test_files_skipped_by_extension_are_reported_with_their_split_and_class(tmp_path: Path) -> None:
+    root = tmp_path / "rocks"
+    for label, folder in enumerate(("Basalt", "Highland")):
+        (root / folder).mkdir(parents=True)
+        for i in range(8):
+            (root / folder / f"{i}.jpg").write_bytes(jpeg(label, i))
+    (root / "Highland" / "notes.txt").write_text("field notes")
+    (item,) = load_local("rocks", tmp_path).report.skipped
+    assert (Path(item.path).name, item.label, item.reason) == ("notes.txt", "Highland", "not an image file (extension)")
+    assert item.split in datasets.SPLITS
+    split_tree(tmp_path / "cats_dogs", {"train": 6, "val": 4})
+    (tmp_path / "cats_dogs" / "train" / "dogs" / "labels.csv").write_text("file,label")
+    (item,) = load_local("cats_dogs", tmp_path).report.skipped
+    assert (item.split, item.label) == ("train", "dog")
+
+
+def test_broken_links_in_a_flat_folder_are_reported(tmp_path: Path) -> None:
+    root = write_flat(tmp_path / "cats_dogs", cats_dogs_files(6))
+    (root / "cat.99.jpg").symlink_to(tmp_path / "moved-away.jpg")
+    (item,) = load_local("cats_dogs", tmp_path).report.skipped
+    assert Path(item.path).name == "cat.99.jpg" and "broken link" in item.reason and item.label == "cat"
+
+
+def test_setup_and_load_dataset_choose_folders_by_one_rule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("COURSE_DOWNLOAD_DIR", str(tmp_path / "archives"))
+    assert session.data_folders() == (None, tmp_path / "cache", tmp_path / "archives")
+    course = session.setup(quiet=True)
+    assert (course.data_dir, course.cache_dir, course.download_dir) == session.data_folders(course.drive_mounted)
+    mine = tmp_path / "mine"  # a cache given in code keeps its archives beside it, not in COURSE_DOWNLOAD_DIR
+    assert session.data_folders(cache_dir=mine) == (None, mine, mine / "_downloads")
+    split_tree(tmp_path / "cache" / "cats_dogs", {"train": 6})
+    assert load_dataset("cats_dogs", profile=FULL, download=False, **PLAIN).root == tmp_path / "cache" / "cats_dogs"

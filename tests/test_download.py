@@ -339,7 +339,7 @@ def test_archive_cut_short_without_content_length_is_not_kept(server: LocalServe
 def test_slow_download_stops_at_its_deadline(server: LocalServer, tmp_path: Path) -> None:
     server.routes["/slow.zip"] = Route(PAYLOAD, trickle=0.05)  # 100 pieces: about 5 s in all
     with pytest.raises(DownloadError, match="deadline"):
-        download_file(server.url("/slow.zip"), tmp_path / "slow.zip", deadline=0.3, timeout=5, backoff=0, progress=False)
+        download_file(server.url("/slow.zip"), tmp_path / "slow.zip", deadline=0.3, timeout=5, progress=False)
     assert server.hits["/slow.zip"] == 1  # no retry once the deadline has passed
     assert leftovers(tmp_path) == []
 

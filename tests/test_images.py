@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 from pathlib import Path
@@ -163,3 +164,29 @@ def test_report_counts_conversions_and_skips(odd: dict[str, Path]) -> None:
     assert sorted(Path(p).name for p in skipped["path"]) == ["empty.jpg", "notes.txt", "text.jpg", "truncated.jpg"]
     text = str(report)
     assert "skipped 4" in text and "empty file (1)" in text and "CMYK: 1" in text and "total" in text
+
+
+@pytest.mark.parametrize(
+    "error",
+    [PermissionError(errno.EACCES, "Permission denied"), OSError(errno.EIO, "Input/output error")],
+    ids=["permission-denied", "io-error"],
+)
+def test_manifest_does_not_remember_files_that_could_not_be_read(
+    odd: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: OSError
+) -> None:
+    """Only a file that was read and failed to decode is bad for good; a Drive hiccup is not."""
+    manifest, root, path = tmp_path / "manifest.json", odd["rgb.jpg"].parent, odd["rgb.jpg"]
+    real_open = Image.open
+
+    def failing(file, *args, **kwargs):
+        if Path(file) == path:
+            raise error
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(Image, "open", failing)
+    first = Screener(manifest, root)([path, odd["truncated.jpg"]])
+    assert [outcome.ok for outcome in first] == [False, False]
+    monkeypatch.setattr(Image, "open", real_open)  # the drive is back
+    again = Screener(manifest, root)([path, odd["truncated.jpg"]])
+    assert again[0].ok and again[1] == first[1]  # the truncated file stays remembered as broken
+    assert first[0].reason.startswith("cannot read") and first[0].transient and not first[1].transient
