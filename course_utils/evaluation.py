@@ -236,11 +236,12 @@ def predict(
 ) -> pd.DataFrame:
     """Predict classes for a tensor batch, a list of image paths, or a folder (searched recursively).
 
-    Returns one row per input with columns ``path`` (``None`` for tensors), ``predicted`` (class
-    name), ``probability`` (of the predicted class), ``p_<class>`` for every class, and ``error``
-    (empty when fine). Files that cannot be read or transformed are reported in ``error`` (with
-    ``predicted`` empty and probabilities NaN), never raised. Tensors are used as they are;
-    ``transform`` (PIL image -> tensor, required for files) is applied to images read from disk.
+    Returns one row per input with columns ``path`` (files only: a tensor's rows are indexed by
+    their position in the batch), ``predicted`` (class name), ``probability`` (of the predicted
+    class), ``p_<class>`` for every class, and ``error`` (empty when fine). Files that cannot be read
+    or transformed, broken links included, are reported in ``error`` (with ``predicted`` empty and
+    probabilities NaN), never raised. Tensors are used as they are; ``transform`` (PIL image ->
+    tensor, required for files) is applied to images read from disk.
     """
     names = [str(name) for name in classes]
     device = _resolve_device(model, device)
@@ -257,8 +258,8 @@ def predict(
             rows = []
             for start in range(0, len(paths), batch_size):
                 rows.extend(_predict_files(model, paths[start : start + batch_size], transform, device, names))
-    columns = ["path", "predicted", "probability", *[f"p_{name}" for name in names], "error"]
-    return pd.DataFrame(rows, columns=columns)
+    columns = ["predicted", "probability", *[f"p_{name}" for name in names], "error"]
+    return pd.DataFrame(rows, columns=columns if isinstance(source, torch.Tensor) else ["path", *columns])
 
 
 def save_predictions(frame: pd.DataFrame, path: str | Path) -> Path:
@@ -273,7 +274,11 @@ def _image_paths(source: str | Path | Sequence[str | Path]) -> list[Path]:
     if isinstance(source, (str, Path)):
         folder = Path(source)
         if folder.is_dir():
-            return sorted(path for path in folder.rglob("*") if path.is_file() and is_image_file(path))
+            return sorted(  # broken links too: they are reported, not dropped
+                path
+                for path in folder.rglob("*")
+                if is_image_file(path) and (path.is_file() or (path.is_symlink() and not path.exists()))
+            )
         return [folder]  # a single file; a missing one is reported in the frame
     return [Path(path) for path in source]
 

@@ -94,8 +94,8 @@ def test_predict_on_a_tensor_batch() -> None:
     inputs = random_images(5)
     frame = predict(model, inputs, classes=CLASSES, batch_size=2)
 
-    assert list(frame.columns) == ["path", "predicted", "probability", "p_cat", "p_dog", "p_fox", "error"]
-    assert frame["path"].isna().all() and (frame["error"] == "").all()
+    assert list(frame.columns) == ["predicted", "probability", "p_cat", "p_dog", "p_fox", "error"]  # no path
+    assert list(frame.index) == [0, 1, 2, 3, 4] and (frame["error"] == "").all()  # the index is the batch position
     with torch.no_grad():
         probabilities = torch.softmax(model(inputs), dim=1).numpy()
     np.testing.assert_allclose(frame[["p_cat", "p_dog", "p_fox"]].to_numpy(), probabilities, rtol=1e-5)
@@ -141,6 +141,17 @@ def test_predict_on_a_path_list_matches_the_model(tmp_path: Path) -> None:
     np.testing.assert_allclose(frame.loc[[0, 2], ["p_cat", "p_dog", "p_fox"]], expected.detach().numpy(), rtol=1e-5)
     with pytest.raises(ValueError, match="needs a transform"):
         predict(model, [first], classes=CLASSES)
+
+
+def test_predict_reports_broken_links_in_a_folder_and_in_a_list(tmp_path: Path) -> None:
+    good = save_image(tmp_path / "a.png", (8, 8), seed=1)
+    (tmp_path / "moved.png").symlink_to(tmp_path / "elsewhere" / "moved.png")
+    from_folder = predict(image_model(), tmp_path, classes=CLASSES, transform=TO_TENSOR)
+    assert [Path(path).name for path in from_folder["path"]] == ["a.png", "moved.png"]
+    from_list = predict(image_model(), [good, tmp_path / "moved.png"], classes=CLASSES, transform=TO_TENSOR)
+    for frame in (from_folder, from_list):
+        assert frame.loc[0, "error"] == "" and frame.loc[1, "error"].startswith("broken link to ")
+        assert str(tmp_path / "elsewhere" / "moved.png") in frame.loc[1, "error"]
 
 
 def test_predict_reports_a_failing_transform_and_keeps_going(tmp_path: Path) -> None:
