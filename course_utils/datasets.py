@@ -339,8 +339,9 @@ def _scan(name: str, info: dict, root: Path) -> _Scan:
     if not any(scan.candidates.values()):
         raise _layout_error(name, info, root, f"it contains no image files; {_found(root)}")
     for split, items in scan.candidates.items():
+        present = {label for _, label in items}
         for label, class_name in enumerate(info["classes"]):
-            if not any(item_label == label for _, item_label in items):
+            if label not in present:
                 problem = f"class {class_name!r} has no image file in {scan.places[(split, label)]}"
                 raise _layout_error(name, info, root, problem)
     return scan
