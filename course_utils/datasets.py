@@ -30,8 +30,9 @@ from torchvision.transforms import v2
 from tqdm.auto import tqdm
 
 from . import session
-from .atomic import atomic_path
+from .atomic import atomic_path, remove_stale_temporaries
 from .download import (
+    STALE_PART_SECONDS,
     DamagedArchiveError,
     UnsafeArchiveError,
     download_file,
@@ -512,6 +513,8 @@ def _copy_archives(source_root: Path, destination_root: Path) -> None:
     for archive in source_root.rglob("*"):
         if archive.is_file() and is_archive_name(archive.name):
             destination = destination_root / archive.relative_to(source_root)
+            if destination.parent.is_dir():  # what a killed copy left on Drive
+                remove_stale_temporaries(destination, ".part", older_than=STALE_PART_SECONDS)
             if not destination.exists():
                 with atomic_path(destination, suffix=".part") as temporary:
                     shutil.copyfile(archive, temporary)

@@ -413,8 +413,12 @@ def test_torchvision_archives_are_kept_and_unpacked_locally(tmp_path: Path, monk
     assert kept == ["cifar10-CIFAR10/cifar-10-python.tar.gz"] and FakeCIFAR10.fetched == 1
     assert not any(Path(call["root"]).is_relative_to(drive) for call in FakeCIFAR10.calls)  # unpacked locally
     assert not list((tmp_path / "local1").glob(".cifar10-torchvision-*"))  # work folder removed
+    stale = drive / "cifar10-CIFAR10" / ".cifar-10-python.tar.gz.k1ll3d.part"  # a copy to Drive that was killed
+    stale.write_bytes(b"half an archive")
+    os.utime(stale, (0, 0))
     again = load_dataset("cifar10", profile=FULL, cache_dir=tmp_path / "local2", download_dir=drive, sources=[source], **PLAIN)
     assert again.source == "download" and FakeCIFAR10.fetched == 1  # rebuilt from the kept archive
+    assert not stale.exists()
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "cats_dogs").is_dir(), reason="the shared cats_dogs copy is not on this machine")
