@@ -642,7 +642,8 @@ def load_dataset(
     """Find, screen and split a course dataset (``"cifar10"``, ``"cats_dogs"`` or ``"rocks"``).
 
     The profile and seed left out come from ``setup()`` (or the environment when it was not called),
-    the folders from :func:`session.data_folders`, the rule ``setup()`` follows too. Without
+    the folders ``setup()`` chose (by :func:`session.data_folders`, the same rule used here when
+    ``setup()`` was not called or a folder is given). Without
     transforms, the registry's preset for the dataset is used; give both or neither. ``sources``
     replaces the registry's download sources (a mirror, or a local server in tests). Prints one line
     saying where the data came from and how big each split is.
@@ -654,9 +655,12 @@ def load_dataset(
     profile = get_profile(profile) if isinstance(profile, str) else profile
     profile = profile or (course.profile if course is not None else get_profile())
     seed = seed if seed is not None else (course.seed if course is not None else DEFAULT_SEED)
-    data_dir, cache_dir, download_dir = session.data_folders(
-        course is not None and course.drive_mounted, data_dir=data_dir, cache_dir=cache_dir, download_dir=download_dir
-    )
+    if course is not None and data_dir is None and cache_dir is None and download_dir is None:
+        data_dir, cache_dir, download_dir = course.data_dir, course.cache_dir, course.download_dir  # as the banner says
+    else:
+        data_dir, cache_dir, download_dir = session.data_folders(
+            course is not None and course.drive_mounted, data_dir=data_dir, cache_dir=cache_dir, download_dir=download_dir
+        )
     sources = copy.deepcopy(info["sources"] if sources is None else sources)
     root, source = _find_copy(
         name,
