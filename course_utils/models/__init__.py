@@ -4,8 +4,11 @@ Each notebook shows its network's code in a model cell that ``make sync`` copies
 (``tools/sync_notebooks.py``), so the lesson and later notebooks share one definition:
 
 - ``simple_cnn``: :class:`SimpleCNN` and :func:`conv_block` (notebook 01)
+- ``resnet``: ResNet-18..152 with torchvision's layer names (``cu.models.resnet.resnet(50)``)
+- ``cifar_resnet``: the paper's CIFAR ResNets and plain nets (``cu.models.cifar_resnet.cifar_resnet(20)``)
 """
 
+from . import cifar_resnet, resnet, simple_cnn
 from .simple_cnn import SimpleCNN, conv_block
 
-__all__ = ["SimpleCNN", "conv_block"]
+__all__ = ["SimpleCNN", "conv_block", "cifar_resnet", "resnet", "simple_cnn"]
