@@ -29,16 +29,11 @@ class ZeroPadShortcut(nn.Module):
         return F.pad(x, (0, 0, 0, 0, half, self.extra_channels - half))
 
 
-class PlainBlock(nn.Module):
+class PlainBlock(BasicBlock):
     """A :class:`BasicBlock` without its shortcut: ``relu(bn(conv(relu(bn(conv(x))))))``."""
 
     def __init__(self, in_channels: int, channels: int, stride: int = 1) -> None:
-        super().__init__()
-        self.conv1 = conv3x3(in_channels, channels, stride)
-        self.bn1 = nn.BatchNorm2d(channels)
-        self.relu = nn.ReLU(inplace=True)
-        self.conv2 = conv3x3(channels, channels)
-        self.bn2 = nn.BatchNorm2d(channels)
+        super().__init__(in_channels, channels, stride, downsample=None)
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
