@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import torch
@@ -150,6 +151,42 @@ class ImageDataset(Dataset):
         return "\n".join(lines)
 
 
+def class_from_filename(path: str | Path) -> str:
+    """The class a Kaggle-style file name starts with, in lower case: ``.../dog.113.jpg`` -> ``"dog"``."""
+    return os.path.basename(path).split(".")[0].lower()
+
+
+class FileNameDataset(Dataset):
+    """Images labelled by their file name, as in Kaggle's Dogs vs. Cats: ``dog.113.jpg`` is a dog.
+
+    ``__init__`` only works out each file's label; ``__getitem__`` reads one image when a DataLoader
+    asks for it, so the photos never all sit in memory. ``dataset[i]`` is ``(transform(image), label)``
+    with ``image`` an 8-bit RGB PIL image (the PIL image itself without a ``transform``) and ``label``
+    the index of its class in ``classes``. ``samples`` lists ``(path, label)`` like torchvision's ImageFolder.
+    """
+
+    def __init__(self, paths: Sequence[str | Path], classes: Sequence[str], transform: Callable | None = None) -> None:
+        self.classes = list(classes)
+        self.class_to_idx = {name: index for index, name in enumerate(self.classes)}
+        by_name = {name.lower(): index for index, name in enumerate(self.classes)}
+        self.samples: list[tuple[str, int]] = []
+        for path in paths:
+            name = class_from_filename(path)
+            if name not in by_name:
+                raise ValueError(f"{path}: the file name does not start with one of {self.classes} and a dot")
+            self.samples.append((str(path), by_name[name]))
+        self.targets = [label for _, label in self.samples]
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> tuple[Any, int]:
+        path, label = self.samples[index]
+        image = load_rgb(path)  # any file mode (grayscale, CMYK, PNG with alpha) becomes 8-bit RGB
+        return (self.transform(image) if self.transform is not None else image), label
+
+
 @dataclass
 class CourseData:
     """What :func:`load_dataset` returns: three datasets plus where they came from."""
@@ -253,7 +290,7 @@ def _found(folder: Path) -> str:
 
 def _label_from_filename(path: str, names: dict[str, int]) -> int | None:
     """``cat.113.jpg`` -> the index of class ``cat`` (class or folder name, any case)."""
-    return names.get(os.path.basename(path).split(".")[0].lower())
+    return names.get(class_from_filename(path))
 
 
 def _class_folders(name: str, info: dict, root: Path, folder: Path) -> list[Path | None]:
