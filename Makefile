@@ -55,7 +55,8 @@ lab: $(STAMP)
 bench: $(STAMP)
 	@set -e; for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) $$script; done
 
-# Regenerate every notebook's Colab bootstrap cell and the README course map from pyproject.toml.
+# Regenerate what notebooks show but do not own: Colab bootstrap cells (from pyproject.toml), model cells
+# (from course_utils.models) and the README course map (from each notebook's metadata).
 sync: $(STAMP)
 	$(PY) tools/sync_notebooks.py
 
