@@ -21,6 +21,7 @@ from . import (
     progress,
     session,
     shapes,
+    tensordata,
     training,
     transforms,
 )
