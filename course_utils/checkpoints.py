@@ -36,6 +36,7 @@ from torch import nn
 from torchvision import transforms as v1
 from torchvision.transforms import v2
 
+from . import distributed
 from .atomic import atomic_path
 from .evaluation import dataset_classes
 from .history import BestTracker, History
@@ -564,14 +565,19 @@ class TrainingRun:
         seed_data_order(self.train_loader, self.data_seed, epoch)
 
     def save(self, epoch: int, *, finished: bool, stopped_early: bool, restored_best: bool) -> None:
-        """Write the state after ``epoch`` to :attr:`path` (atomically); nothing without a path."""
+        """Write the state after ``epoch`` to :attr:`path` (atomically); nothing without a path.
+
+        Under torchrun only process 0 writes; the others wait until the file is complete.
+        """
         if self.path is None:
             return
         self.metadata.update(
             finished=finished, stopped_early=stopped_early, restored_best=restored_best,
             best_epoch=self.best.best_epoch, saved_at=timestamp(),
         )  # fmt: skip
-        save_checkpoint(self.path, self.state(epoch))
+        if distributed.is_main_process():
+            save_checkpoint(self.path, self.state(epoch))
+        distributed.barrier()
 
     def state(self, epoch: int) -> dict[str, Any]:
         """Everything needed to continue after ``epoch`` exactly as if never interrupted."""

@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from . import distributed
 from .atomic import atomic_path
 from .images import UnreadableImageError, is_image_file, load_rgb
 from .inspection import model_device, preserved_state
@@ -76,6 +77,23 @@ class RunningMetrics:
             top = logits.topk(TOP_K, dim=1, sorted=False).indices
             self.top5_correct.add_(top.eq(targets.unsqueeze(1)).sum())
         self.count += batch_size
+
+    def all_reduce(self) -> None:
+        """Add up the sums of every process under DistributedDataParallel, so that the values read
+        afterwards are those of the whole dataset; nothing happens in a single process."""
+        if not distributed.active():
+            return
+        device = self.correct.device
+        sums = torch.stack([self.loss_sum.double(), self.correct.double(), self.top5_correct.double(),
+                            torch.tensor(float(self.count), dtype=torch.float64, device=device)])  # fmt: skip
+        flags = torch.tensor([int(self.has_loss), self.num_classes or 0], device=device)
+        distributed.all_reduce(sums)
+        distributed.all_reduce(flags, op="max")  # a process with an empty share has seen no classes
+        self.loss_sum.copy_(sums[0])
+        self.correct.copy_(sums[1].round().long())
+        self.top5_correct.copy_(sums[2].round().long())
+        self.count = int(sums[3].item())
+        self.has_loss, self.num_classes = bool(flags[0]), int(flags[1]) or None
 
     @property
     def loss(self) -> float:

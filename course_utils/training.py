@@ -23,7 +23,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from . import session
+from . import distributed, session
 from .checkpoints import TrainingRun, run_metadata
 from .evaluation import RunningMetrics
 from .history import BestTracker, EarlyStopping, History, epoch_record, plan_monitoring
@@ -127,6 +127,7 @@ def train_one_epoch(
         scaler.update()
         metrics.update(outputs, labels, loss)  # epoch loss += loss * batch size; corrects += (argmax == labels).sum()
         progress.show(metrics)
+    metrics.all_reduce()  # under torchrun: the sums of every process, so the epoch's figures are global
     return metrics.result()
 
 
@@ -157,6 +158,7 @@ def validate(
                 loss, outputs = compute_loss(model(inputs), labels, loss_fn)
             metrics.update(outputs, labels, loss)
             progress.show(metrics)
+    metrics.all_reduce()
     return metrics.result()
 
 
@@ -218,12 +220,20 @@ def fit(
     same freshly seeded loader sees the same batches. Resuming is exact on the CPU (see
     :class:`~course_utils.checkpoints.TrainingRun`): an interrupted and resumed run ends with the
     same history and weights as an uninterrupted one.
+
+    The same call trains on several GPUs (or CPU processes) when the script runs under ``torchrun
+    --nproc_per_node=N``: DistributedDataParallel, each process its share of the data, global
+    epoch figures, and only process 0 printing and saving (:mod:`course_utils.distributed`).
     """
     if epochs < 1:
         raise ValueError("epochs must be at least 1")
     progress = progress_mode(progress)
     course = session.current()
     device = torch.device(device or (course.device if course is not None else model_device(model)))
+    device = distributed.start(device)  # under torchrun: join the other processes, one GPU each
+    if not distributed.is_main_process():
+        progress = "off"  # only process 0 prints (and writes checkpoints)
+    train_loader, val_loader = distributed.shard(train_loader, train=True), distributed.shard(val_loader, train=False)
     retrain = bool(course.retrain if (retrain is None and course is not None) else retrain)
     monitor, early_stopping = plan_monitoring(monitor, early_stopping, train_loader, val_loader, scheduler)
     model.to(device)
@@ -236,12 +246,15 @@ def fit(
         return run.history  # a finished run, loaded instead of trained
 
     progress = Progress(progress, epochs, start_epoch=len(run.history))
+    trained = distributed.wrap(model, device)  # DistributedDataParallel under torchrun, else the model itself
     try:
         for epoch in range(len(run.history) + 1, epochs + 1):
             started, lr = time.perf_counter(), optimizer.param_groups[0]["lr"]
+            distributed.seed_epoch(run.data_seed, epoch)
             run.seed_data_order(epoch)
-            train = train_one_epoch(model, train_loader, loss_fn, optimizer, device, scaler=scaler,
+            train = train_one_epoch(trained, train_loader, loss_fn, optimizer, device, scaler=scaler,
                                     grad_clip=grad_clip, output_hook=output_hook, progress=progress)  # fmt: skip
+            distributed.broadcast_buffers(model)  # every process validates with process 0's BatchNorm statistics
             val = validate(model, val_loader, loss_fn, device, amp=scaler.is_enabled(), output_hook=output_hook,
                            progress=progress) if val_loader is not None else None  # fmt: skip
             record = epoch_record(epoch, train, val, lr, seconds=time.perf_counter() - started)
