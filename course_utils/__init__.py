@@ -11,18 +11,23 @@ networks taught in the course and their size arithmetic), ``session`` and ``prof
 from . import (
     checkpoints,
     datasets,
+    distributed,
     evaluation,
+    features,
+    gradcam,
     history,
     images,
     inspection,
     models,
     plotting,
+    pretrained,
     profiles,
     progress,
     session,
     shapes,
     tensordata,
     training,
+    transfer,
     transforms,
 )
 from .datasets import DatasetUnavailable, load_dataset
