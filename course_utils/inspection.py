@@ -1,4 +1,4 @@
-"""Model inspection: parameter and MAC counts, per-layer tables, a printable summary, receptive fields.
+"""Model inspection: parameter and MAC counts, layer tables, a printable summary, receptive fields, gradient norms.
 
 Every function here leaves the model as it found it: training/eval flags of every sub-module,
 BatchNorm running statistics and the registered forward hooks are all restored afterwards.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 import pandas as pd
@@ -406,3 +406,42 @@ def measured_receptive_field(model: nn.Module, layer: str | nn.Module, image: to
         handle.remove()
     columns = (gradient[0].abs().sum(dim=0) > 0).any(dim=0).nonzero()
     return int(columns.max() - columns.min() + 1)
+
+
+def gradient_norms(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = nn.functional.cross_entropy,
+    *,
+    training: bool = True,
+) -> pd.Series:
+    """L2 norm of the loss gradient for the weight of every convolution and linear layer, for one batch.
+
+    Indexed by layer name in the order the layers ran (input side first), so a plot of it shows how
+    the gradient changes with depth. ``training``: the mode of the forward pass (batch norm with the
+    batch's statistics, as when training). Layers with frozen weights are left out. The model's
+    modes, buffers and the parameters' ``.grad`` are left as they were.
+    """
+    layers = {
+        module: name
+        for name, module in model.named_modules()
+        if isinstance(module, (nn.modules.conv._ConvNd, nn.Linear)) and module.weight.requires_grad
+    }
+    ran: dict[str, torch.Tensor] = {}
+
+    def record(module: nn.Module, _inputs: tuple[Any, ...], _output: Any) -> None:
+        ran.setdefault(layers[module], module.weight)
+
+    handles = [module.register_forward_hook(record) for module in layers]
+    device = model_device(model)
+    try:
+        with preserved_state(model, training=training), torch.enable_grad():  # backward before buffers are restored
+            loss = loss_fn(model(inputs.to(device)), targets.to(device))
+            # autograd.grad instead of backward(): every parameter's .grad stays as it was
+            gradients = torch.autograd.grad(loss, list(ran.values()), allow_unused=True)
+    finally:
+        for handle in handles:
+            handle.remove()
+    norms = [0.0 if gradient is None else float(gradient.norm()) for gradient in gradients]
+    return pd.Series(norms, index=list(ran), name="gradient norm", dtype=float)
