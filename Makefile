@@ -52,8 +52,10 @@ nbtest: $(STAMP)
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks $(ALLOW_ROOT) $(LAB_ARGS)
 
+# B1-B5 side by side: one table (also build/bench.md) and build/bench.json. Some, or smaller: make bench BENCH_ARGS="B1 --steps 100"
+BENCH_ARGS ?=
 bench: $(STAMP)
-	@set -e; for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) $$script; done
+	$(PY) benchmarks/run.py --command 'make bench$(if $(BENCH_ARGS), BENCH_ARGS="$(BENCH_ARGS)")' $(BENCH_ARGS)
 
 # Regenerate what notebooks show but do not own: Colab bootstrap cells (from pyproject.toml), model cells
 # (from course_utils.models) and the README course map (from each notebook's metadata).
