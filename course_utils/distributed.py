@@ -17,6 +17,7 @@ scale the learning rate with it (or divide the batch size) as you would for a la
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import random
 from collections.abc import Iterator
@@ -165,3 +166,14 @@ def barrier() -> None:
     """Wait until every process gets here (after process 0 wrote a checkpoint the others may read)."""
     if active():
         dist.barrier()
+
+
+@contextlib.contextmanager
+def main_process_first() -> Iterator[None]:
+    """Process 0 runs the block first (finding data, decoding, writing caches); the others wait and run it
+    afterwards, finding what it wrote. In one process: just the block."""
+    if not is_main_process():
+        barrier()
+    yield
+    if is_main_process():
+        barrier()
