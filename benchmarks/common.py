@@ -136,11 +136,14 @@ def machine_facts() -> dict[str, str]:
         memory = "unknown"
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
     dirty = " (with uncommitted changes)" if _git("status", "--porcelain", "--untracked-files=no") else ""
+    cores, load = os.cpu_count() or 1, os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    busy = " -- BUSY: more runnable processes than cores, times are noisy" if load > cores else ""
+    threads = f"torch uses {torch.get_num_threads()} threads (OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')})"
     return {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "commit": (_git("rev-parse", "--short", "HEAD") or "unknown") + dirty,
-        "cpu": f"{_cpu_model()}, {os.cpu_count()} logical cores, torch uses {torch.get_num_threads()} threads",
-        "load average (1, 5, 15 min) at start": load_average(),
+        "cpu": f"{_cpu_model()}, {cores} logical cores, {threads}",
+        "load average (1, 5, 15 min) at start": load_average() + busy,
         "memory": memory,
         "gpu": gpu,
         "python": platform.python_version(),

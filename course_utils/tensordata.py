@@ -304,14 +304,16 @@ def batch_loader(
     drop_last: bool = False,
     device: str | torch.device | None = None,
     num_workers: int = 0,
+    pin_memory: bool = False,
 ) -> DataLoader:
     """A DataLoader over decoded images whose batches are augmented and normalised as whole tensors.
 
     It works with :func:`~course_utils.fit` like any loader (shuffling from a seeded generator, so
     runs repeat and resume exactly); the random crops and flips come from torch's global RNG.
     ``device``: copy each uint8 batch there before augmenting (e.g. ``"cuda"``: the GPU does the
-    crops, flips and normalisation); it needs ``num_workers=0``, which decoded tensors do not need
-    anyway. ``num_workers``: processes that decode :class:`PerItemImages` in parallel.
+    crops, flips and normalisation; ``"cuda"`` without an index is the current GPU, each process's
+    own under torchrun); it needs ``num_workers=0``, which decoded tensors do not need anyway.
+    ``num_workers``: processes that decode :class:`PerItemImages` in parallel.
     """
     device = torch.device(device) if device is not None else None
     if device is not None and device.type != "cpu" and num_workers > 0:
@@ -321,7 +323,7 @@ def batch_loader(
     generator = torch.Generator().manual_seed(seed) if shuffle else None
     return DataLoader(
         data, batch_size=batch_size, shuffle=shuffle, generator=generator, collate_fn=BatchCollate(transform, device),
-        drop_last=drop_last, num_workers=num_workers, persistent_workers=num_workers > 0,
+        drop_last=drop_last, num_workers=num_workers, persistent_workers=num_workers > 0, pin_memory=pin_memory,
     )  # fmt: skip
 
 
@@ -338,7 +340,7 @@ def image_loader(
     drop_last: bool = False,
     cache_dir: str | Path | None = None,
     memory_limit: int | None = None,
-    device: str | torch.device | None = None,
+    device: str | torch.device | None = "auto",
     num_workers: int | None = None,
     progress: bool = True,
 ) -> DataLoader:
@@ -348,12 +350,15 @@ def image_loader(
     (:func:`decode_images`, cached in ``cache_dir``, by default ``<setup()'s cache>/decoded``);
     above it they are decoded image by image every epoch (:class:`PerItemImages`, ``num_workers``
     processes, by default the profile's) and it says so. Either way the batches are augmented and
-    normalised as whole tensors by :func:`batch_loader`, with the same options.
+    normalised as whole tensors by :func:`batch_loader`, with the same options. ``device="auto"``
+    augments decoded images on the GPU when ``setup()`` chose one (else where they are), per-item
+    images in the worker processes.
     """
     course = session.current()
     if cache_dir is None and course is not None:
         cache_dir = course.cache_dir / "decoded"
     options = dict(mean=mean, std=std, augment=augment, shuffle=shuffle, seed=seed, drop_last=drop_last)
+    gpu = course.device.type == "cuda" if course is not None else torch.cuda.is_available()
     try:
         decoded = decode_images(dataset, size=size, cache_dir=cache_dir, progress=progress, memory_limit=memory_limit)
     except DecodeLimitExceeded as error:
@@ -361,6 +366,9 @@ def image_loader(
         if progress:
             print(f"not decoding into memory: {error}.\nDecoding image by image every epoch instead ({workers} workers).")
         fallback = PerItemImages(dataset.samples, dataset.classes, size)
-        on_gpu = device is not None and torch.device(device).type != "cpu"
-        return batch_loader(fallback, batch_size, **options, device=device, num_workers=0 if on_gpu else workers)
+        if device == "auto" or device is None or torch.device(device).type == "cpu":  # augment in the workers
+            return batch_loader(fallback, batch_size, **options, num_workers=workers, pin_memory=gpu)
+        return batch_loader(fallback, batch_size, **options, device=device)
+    if device == "auto":
+        device = "cuda" if gpu else None  # the current GPU: each process's own under torchrun
     return batch_loader(decoded, batch_size, **options, device=device, num_workers=num_workers or 0)

@@ -178,15 +178,29 @@ def test_image_loader_falls_back_to_per_item_decoding_above_the_bound_and_says_s
         assert torch.equal(fast_images, slow_images) and torch.equal(fast_labels, slow_labels)
 
 
-def test_image_loader_caches_in_setups_cache_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    course = session.Course(
-        seed=0, device=torch.device("cpu"), profile=get_profile("quick"), data_dir=None,
+def course_on(device: str, tmp_path: Path) -> session.Course:
+    return session.Course(
+        seed=0, device=torch.device(device), profile=get_profile("quick"), data_dir=None,
         cache_dir=tmp_path / "cache", download_dir=tmp_path / "downloads", checkpoint_dir=tmp_path / "checkpoints",
         on_colab=False, drive_mounted=False,
     )  # fmt: skip
-    monkeypatch.setattr(session, "_current", course)
-    image_loader(write_images(tmp_path / "images"), 4, size=8, mean=MEAN, std=STD, progress=False)
+
+
+def test_image_loader_caches_in_setups_cache_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(session, "_current", course_on("cpu", tmp_path))
+    loader = image_loader(write_images(tmp_path / "images"), 4, size=8, mean=MEAN, std=STD, progress=False)
     assert len(list((tmp_path / "cache" / "decoded").glob("decoded-8px-*.pt"))) == 1
+    assert loader.collate_fn.device is None and next(iter(loader))[0].device.type == "cpu"
+
+
+def test_image_loader_augments_on_setups_gpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(session, "_current", course_on("cuda", tmp_path))
+    dataset = write_images(tmp_path / "images")
+    decoded = image_loader(dataset, 4, size=8, mean=MEAN, std=STD, progress=False)
+    assert decoded.collate_fn.device == torch.device("cuda") and decoded.num_workers == 0  # the current GPU
+    per_item = image_loader(dataset, 4, size=8, mean=MEAN, std=STD, progress=False, memory_limit=10)
+    assert per_item.collate_fn.device is None and per_item.pin_memory  # decoded and augmented in the workers
+    assert per_item.num_workers == get_profile("quick").num_workers
 
 
 # --------------------------------------------------------------------------- batched augmentation
