@@ -27,6 +27,7 @@ import os
 import pickle
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -34,11 +35,14 @@ from urllib.parse import urlparse
 
 import torch
 from torch import nn
+from torch.utils.data import DataLoader
 from torchvision.models import ResNet50_Weights
 from torchvision.transforms import v2
 
 from . import session
+from .images import load_rgb
 from .profiles import Profile, get_profile
+from .tensordata import BatchAugment, TensorImages, batch_loader
 from .transforms import CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD, imagenet_transforms
 
 BACKBONE_NAME = "cifar_resnet20"
@@ -171,6 +175,8 @@ class Backbone:
     """Numbers per image that ``model.forward_features`` returns (2048 for ResNet-50, 64 for ResNet-20)."""
     input_size: int
     """The side of the square images the transforms produce (the resolution it was trained at, unless changed)."""
+    resize: int
+    """The shorter side is resized to this before the centre crop of ``input_size`` (232 for 224; 32 for 32)."""
     mean: tuple[float, ...]
     std: tuple[float, ...]
     eval_transform: Callable
@@ -199,10 +205,25 @@ class Backbone:
     def at_size(self, size: int) -> Backbone:
         """The same backbone with transforms for ``size`` x ``size`` inputs (the network is shared)."""
         if self.source == "imagenet":
-            return replace(self, input_size=size, eval_transform=imagenet_transforms(size),
+            return replace(self, input_size=size, resize=round(size * 8 / 7), eval_transform=imagenet_transforms(size),
                            train_transform=imagenet_transforms(size, train=True))  # fmt: skip
-        return replace(self, input_size=size, eval_transform=course_transforms(size),
+        return replace(self, input_size=size, resize=size, eval_transform=course_transforms(size),
                        train_transform=course_transforms(size, train=True))  # fmt: skip
+
+    def decode(self, dataset: Any, *, workers: int | None = None) -> TensorImages:
+        """The photos of ``dataset`` (``.samples``, ``.classes``) decoded once, cropped as :attr:`eval_transform`
+        crops them (shorter side to :attr:`resize`, centre crop :attr:`input_size`), as one uint8 tensor."""
+        geometry = v2.Compose([v2.Resize(self.resize, antialias=True), v2.CenterCrop(self.input_size), v2.PILToTensor()])
+        with ThreadPoolExecutor(max_workers=workers or min(8, os.cpu_count() or 1)) as pool:
+            images = list(pool.map(lambda sample: geometry(load_rgb(sample[0])), dataset.samples))
+        targets = torch.tensor([label for _, label in dataset.samples], dtype=torch.long)
+        return TensorImages(torch.stack(images), targets, dataset.classes)
+
+    def loader(self, images: TensorImages, batch_size: int, *, train: bool = False, seed: int = 0) -> DataLoader:
+        """Batches of decoded ``images`` normalised with this backbone's mean and std; ``train`` shuffles them
+        (a generator seeded with ``seed``) and adds a random crop (after padding by 1/8 of the side) and a flip."""
+        augment = BatchAugment(crop_padding=self.input_size // 8, flip=True) if train else None
+        return batch_loader(images, batch_size, mean=self.mean, std=self.std, augment=augment, shuffle=train, seed=seed)
 
     def summary(self) -> str:
         return (f"{self.name} | {self.feature_width} features per image | {self.input_size}x{self.input_size} input"
@@ -223,6 +244,7 @@ def _imagenet_backbone(weights: ResNet50_Weights, download: bool, progress: bool
         source="imagenet",
         feature_width=model.fc.in_features,
         input_size=eval_transform.crop_size[0],
+        resize=eval_transform.resize_size[0],
         mean=tuple(eval_transform.mean),
         std=tuple(eval_transform.std),
         eval_transform=eval_transform,
@@ -244,6 +266,7 @@ def _cifar_backbone(model: nn.Module, name: str, source: str, about: str) -> Bac
         source=source,
         feature_width=model.fc.in_features,
         input_size=32,
+        resize=32,
         mean=CIFAR10_MEAN,
         std=CIFAR10_STD,
         eval_transform=course_transforms(32),

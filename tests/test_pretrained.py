@@ -195,3 +195,29 @@ def test_course_transforms_keep_the_aspect_ratio() -> None:
     pixels = out * std + mean
     assert out.shape == (3, 32, 32)
     assert pixels[0].max() < 0.25 and pixels[2].min() > 0.75  # blue (edges blend a little); a squash keeps red rows
+
+
+def test_decoded_photos_are_the_eval_transform_once_and_training_batches_are_augmented(offline: Path) -> None:
+    from PIL import Image
+
+    from course_utils.datasets import ImageDataset
+
+    write_course_backbone(offline / "bb")
+    backbone = pick_backbone(prefer="course", course_dir=offline / "bb").at_size(40)
+    folder = offline / "photos"
+    folder.mkdir()
+    generator = torch.Generator().manual_seed(0)
+    for index, (height, width) in enumerate([(90, 60), (60, 120), (75, 75)]):
+        pixels = (torch.rand(height, width, 3, generator=generator) * 255).to(torch.uint8).numpy()
+        Image.fromarray(pixels).save(folder / f"{index}.png")
+    dataset = ImageDataset([(folder / f"{i}.png", i % 2) for i in range(3)], ["a", "b"], transform=backbone.eval_transform)
+    decoded = backbone.decode(dataset)
+    assert decoded.images.shape == (3, 3, 40, 40) and decoded.images.dtype == torch.uint8
+    assert decoded.targets.tolist() == [0, 1, 0] and decoded.classes == ["a", "b"]
+    images, labels = next(iter(backbone.loader(decoded, 3)))
+    expected = torch.stack([dataset[i][0] for i in range(3)])
+    assert torch.allclose(images, expected, atol=1.01 / 255 / min(backbone.std))  # uint8 rounding only
+    assert labels.tolist() == [0, 1, 0]
+    torch.manual_seed(0)
+    augmented, _ = next(iter(backbone.loader(decoded, 3, train=True, seed=0)))
+    assert augmented.shape == images.shape and not torch.allclose(augmented, images)

@@ -127,3 +127,30 @@ def test_partial_fine_tuning_updates_the_last_stage_only() -> None:
     after = model.state_dict()
     changed = {key.split(".")[0] for key in before if not torch.equal(before[key], after[key])}
     assert changed == {"layer3", "fc"}
+
+
+def test_small_image_stem_keeps_the_pretrained_stages_and_gives_32px_photos_4x4_maps_in_the_last_stage() -> None:
+    torch.manual_seed(0)
+    pretrained = resnet(18)
+    model = transfer.small_image_stem(transfer.replace_head(resnet(18), 10))
+    model.load_state_dict({k: v for k, v in pretrained.state_dict().items() if not k.startswith(("conv1", "fc"))}, strict=False)
+    assert (model.conv1.kernel_size, model.conv1.stride) == ((3, 3), (1, 1)) and isinstance(model.maxpool, nn.Identity)
+    assert torch.equal(model.layer1[0].conv1.weight, pretrained.layer1[0].conv1.weight)
+    maps = {}
+    model.layer4.register_forward_hook(lambda _m, _i, output: maps.update(layer4=output.shape))
+    assert model.eval()(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    assert maps["layer4"][-2:] == (4, 4)
+    transfer.set_strategy(model, "feature extraction", head=("conv1", "fc"))
+    groups = transfer.parameter_groups(model, lr=1e-2, head=("conv1", "fc"))
+    assert [group["name"] for group in groups] == ["head"]
+    assert sum(p.numel() for p in groups[0]["params"]) == params(model.conv1) + params(model.fc)
+
+
+def test_upsampled_runs_the_network_at_its_own_resolution() -> None:
+    seen = []
+    inner = nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
+    inner[0].register_forward_hook(lambda _m, inputs, _o: seen.append(inputs[0].shape))
+    model = transfer.Upsampled(inner, 224)
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 2)
+    assert seen[0] == (2, 3, 224, 224)
+    assert {name for name, _ in model.named_parameters()} == {f"model.{name}" for name, _ in inner.named_parameters()}
