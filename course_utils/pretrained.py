@@ -150,6 +150,10 @@ def imagenet_resnet50(
 # ---------------------------------------------------------------------------------------------
 
 
+def _compose(steps: list, mean: tuple[float, ...], std: tuple[float, ...]) -> v2.Compose:
+    return v2.Compose([*steps, v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(mean), list(std))])
+
+
 def course_transforms(size: int = 32, *, train: bool = False) -> v2.Compose:
     """For the CIFAR-10 backbone: the shorter side to ``size`` and a centre crop (the aspect ratio is
     kept, never squashed), CIFAR-10 statistics; for training a random crop of 50-100 % and a flip."""
@@ -157,8 +161,7 @@ def course_transforms(size: int = 32, *, train: bool = False) -> v2.Compose:
         steps: list = [v2.RandomResizedCrop(size, scale=(0.5, 1.0), antialias=True), v2.RandomHorizontalFlip()]
     else:
         steps = [v2.Resize(size, antialias=True), v2.CenterCrop(size)]
-    return v2.Compose([*steps, v2.ToImage(), v2.ToDtype(torch.float32, scale=True),
-                       v2.Normalize(list(CIFAR10_MEAN), list(CIFAR10_STD))])  # fmt: skip
+    return _compose(steps, CIFAR10_MEAN, CIFAR10_STD)
 
 
 @dataclass
@@ -202,12 +205,20 @@ class Backbone:
         """The same architecture with freshly initialised (random) weights, in train mode."""
         return self.architecture()
 
-    def at_size(self, size: int) -> Backbone:
-        """The same backbone with transforms for ``size`` x ``size`` inputs (the network is shared)."""
+    def at_size(self, size: int, resize: int | None = None) -> Backbone:
+        """The same backbone with transforms for ``size`` x ``size`` inputs (the network is shared).
+
+        ``resize``: the shorter side before the centre crop (default: ``size * 8/7`` for ImageNet,
+        as its presets do; ``size`` for the course backbone). ``resize=size`` crops nothing off a square image.
+        """
         if self.source == "imagenet":
-            return replace(self, input_size=size, resize=round(size * 8 / 7), eval_transform=imagenet_transforms(size),
+            resize = resize or round(size * 8 / 7)
+            eval_transform = _compose([v2.Resize(resize, antialias=True), v2.CenterCrop(size)], self.mean, self.std)
+            return replace(self, input_size=size, resize=resize, eval_transform=eval_transform,
                            train_transform=imagenet_transforms(size, train=True))  # fmt: skip
-        return replace(self, input_size=size, resize=size, eval_transform=course_transforms(size),
+        resize = resize or size
+        eval_transform = _compose([v2.Resize(resize, antialias=True), v2.CenterCrop(size)], self.mean, self.std)
+        return replace(self, input_size=size, resize=resize, eval_transform=eval_transform,
                        train_transform=course_transforms(size, train=True))  # fmt: skip
 
     def decode(self, dataset: Any, *, workers: int | None = None) -> TensorImages:

@@ -102,7 +102,7 @@ def set_strategy(model: nn.Module, strategy: str, *, head: NewLayers = HEAD) -> 
 def parameter_groups(model: nn.Module, lr: float, backbone_lr: float | None = None, *, head: NewLayers = HEAD) -> list[dict]:
     """Optimizer parameter groups: the new layers (``head``) at ``lr``, the other trainable parameters at ``backbone_lr``.
 
-    Frozen parameters are left out. ``backbone_lr`` defaults to ``lr`` (from scratch: one rate for all);
+    Frozen parameters (and empty groups) are left out. ``backbone_lr`` defaults to ``lr`` (from scratch: one rate for all);
     for fine-tuning a tenth of it is usual, so the pretrained features change slowly while the new
     head, which starts from random weights, learns fast. Groups are named ``"head"`` and ``"backbone"``.
     """
@@ -111,10 +111,9 @@ def parameter_groups(model: nn.Module, lr: float, backbone_lr: float | None = No
     for name, parameter in model.named_parameters():
         if parameter.requires_grad:
             (head_parameters if _top_level(name) in new else backbone_parameters).append(parameter)
-    groups = [{"name": "head", "params": head_parameters, "lr": lr}]
-    if backbone_parameters:
-        groups.append({"name": "backbone", "params": backbone_parameters, "lr": lr if backbone_lr is None else backbone_lr})
-    return groups
+    groups = [{"name": "head", "params": head_parameters, "lr": lr},
+              {"name": "backbone", "params": backbone_parameters, "lr": lr if backbone_lr is None else backbone_lr}]
+    return [group for group in groups if group["params"]]
 
 
 def small_image_stem(model: nn.Module) -> nn.Module:

@@ -221,3 +221,17 @@ def test_decoded_photos_are_the_eval_transform_once_and_training_batches_are_aug
     torch.manual_seed(0)
     augmented, _ = next(iter(backbone.loader(decoded, 3, train=True, seed=0)))
     assert augmented.shape == images.shape and not torch.allclose(augmented, images)
+
+
+def test_at_size_with_resize_crops_nothing_off_a_square_image(offline: Path) -> None:
+    write_course_backbone(offline / "bb")
+    backbone = pick_backbone(prefer="course", course_dir=offline / "bb")
+    photo = torch.zeros(3, 32, 32)
+    photo[0, :, 0] = 1.0  # a red left column: a centre crop after enlarging would cut it off
+    image = torchvision.transforms.v2.functional.to_pil_image(photo)
+    mean = torch.tensor(pretrained.CIFAR10_MEAN)[:, None, None]
+    std = torch.tensor(pretrained.CIFAR10_STD)[:, None, None]
+    kept = backbone.at_size(32, resize=32).eval_transform(image) * std + mean
+    assert kept[0, :, 0].min() > 0.9
+    cropped = backbone.at_size(32, resize=37).eval_transform(image) * std + mean
+    assert cropped[0, :, 0].max() < 0.5

@@ -154,3 +154,10 @@ def test_upsampled_runs_the_network_at_its_own_resolution() -> None:
     assert model(torch.randn(2, 3, 32, 32)).shape == (2, 2)
     assert seen[0] == (2, 3, 224, 224)
     assert {name for name, _ in model.named_parameters()} == {f"model.{name}" for name, _ in inner.named_parameters()}
+
+
+def test_a_network_without_the_named_head_gets_one_group() -> None:
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    groups = transfer.parameter_groups(model, lr=0.1)
+    assert [group["name"] for group in groups] == ["backbone"] and len(groups[0]["params"]) == 4
+    torch.optim.Adam(groups)  # no empty group
