@@ -40,7 +40,8 @@ def test_paper_alexnet_shapes_at_227(paper: AlexNet) -> None:
     shapes = shape_table(paper, (3, 227, 227))["measured"]
     names = ["conv1", "pool1", "conv2", "pool2", "conv3", "conv4", "conv5", "pool5"]
     assert shapes[[f"features.{name}" for name in names]].tolist() == [
-        (96, 55, 55), (96, 27, 27), (256, 27, 27), (256, 13, 13), (384, 13, 13), (384, 13, 13), (256, 13, 13), (256, 6, 6),
+        (96, 55, 55), (96, 27, 27), (256, 27, 27), (256, 13, 13),
+        (384, 13, 13), (384, 13, 13), (256, 13, 13), (256, 6, 6),
     ]  # fmt: skip
     pools = [m for m in paper.features if isinstance(m, nn.MaxPool2d)]
     assert len(pools) == 3 and all(p.kernel_size == 3 and p.stride == 2 for p in pools)  # overlapping pooling

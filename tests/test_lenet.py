@@ -16,6 +16,8 @@ from course_utils.inspection import count_params, shape_table
 from course_utils.models.lenet import C3_CONNECTIONS, LeNet, LeNet5, LeNet5Paper, LeNet224
 from course_utils.transforms import basic_transforms
 
+from conftest import SHARED_DATA
+
 
 def parameters_of(layer: nn.Module) -> int:
     return sum(p.numel() for p in layer.parameters())
@@ -38,8 +40,8 @@ def test_lenet5_paper_has_60000_trainable_parameters_layer_by_layer() -> None:
     model = LeNet5Paper(num_classes=10)
     counts = count_params(model)
     assert counts.total == counts.trainable == 60_000
-    per_layer = {name: parameters_of(model.get_submodule(name)) for name in (
-        "features.c1", "features.s2", "features.c3", "features.s4", "features.c5", "classifier.f6", "classifier.output")}  # fmt: skip
+    names = ["features.c1", "features.s2", "features.c3", "features.s4", "features.c5", "classifier.f6", "classifier.output"]
+    per_layer = {name: parameters_of(model.get_submodule(name)) for name in names}
     assert per_layer == {"features.c1": 156, "features.s2": 12, "features.c3": 1_516, "features.s4": 32,
                          "features.c5": 48_120, "classifier.f6": 10_164, "classifier.output": 0}  # fmt: skip
     assert model.classifier.output.codes.shape == (10, 84)  # fixed RBF codes: a buffer, not trained
@@ -85,7 +87,8 @@ def test_course_lenet_follows_the_lecture_table() -> None:
         (6, 28, 28), (6, 14, 14), (16, 10, 10), (16, 5, 5),
     ]  # fmt: skip
     assert [m.out_features for m in model.classifier if isinstance(m, nn.Linear)] == [120, 84, 2]
-    assert any(isinstance(m, nn.MaxPool2d) for m in model.modules()) and any(isinstance(m, nn.ReLU) for m in model.modules())
+    kinds = {type(m) for m in model.modules()}
+    assert {nn.MaxPool2d, nn.ReLU} <= kinds and not {nn.AvgPool2d, nn.Tanh} & kinds
 
 
 def test_course_lenet_returns_logits_not_probabilities() -> None:
@@ -169,3 +172,17 @@ def test_file_name_dataset_labels_samples_and_transform(tmp_path: Path) -> None:
 def test_file_name_dataset_refuses_a_name_without_a_class(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="does not start with one of"):
         FileNameDataset([write_photo(tmp_path / "0001.png", 0)], classes=["cat", "dog"])
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "cats_dogs" / "train").is_dir(), reason="needs the course's real photos")
+def test_file_names_and_class_folders_agree_on_the_real_photos() -> None:
+    train = SHARED_DATA / "cats_dogs" / "train"
+    by_folder = [
+        (path, label)
+        for label, folder in enumerate(["cats", "dogs"])
+        for path in sorted((train / folder).glob("*.jpg"))[:20]
+    ]
+    dataset = FileNameDataset([path for path, _ in by_folder], classes=["cat", "dog"], transform=basic_transforms(32))
+    assert dataset.targets == [label for _, label in by_folder] == [0] * 20 + [1] * 20
+    image, label = dataset[25]
+    assert image.shape == (3, 32, 32) and label == 1

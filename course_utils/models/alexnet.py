@@ -67,8 +67,9 @@ class AlexNet(nn.Module):
     The pools are 3x3 with stride 2: neighbouring windows overlap by one pixel.
 
     ``widths`` (conv1..conv5 filters) and ``hidden`` (fc6/fc7 units) default to the paper's; smaller
-    ones make the same design cheap enough for a CPU. ``avgpool`` is not in the paper: at 227x227 conv5's pooled maps are already 6x6 and it changes nothing;
-    at other sizes it averages them to 6x6, so fc6 always gets its 9,216 inputs.
+    ones make the same design cheap enough for a CPU. ``avgpool`` is not in the paper: at 227x227
+    conv5's pooled maps are already 6x6 and it changes nothing; at other sizes it averages them to
+    6x6, so fc6 always gets its 9,216 inputs.
     """
 
     def __init__(self, num_classes: int = 1000, *, grouped: bool = True, widths: Sequence[int] = PAPER_WIDTHS,
@@ -184,7 +185,9 @@ class AlexNetTwoTowers(nn.Module):
         return self.fc8(torch.cat([x_a, x_b.to(x_a.device)], dim=1))  # on device a
 
     @classmethod
-    def from_grouped(cls, model: nn.Module, devices: Sequence[str | torch.device] = ("cuda:0", "cuda:1")) -> "AlexNetTwoTowers":
+    def from_grouped(
+        cls, model: nn.Module, devices: Sequence[str | torch.device] = ("cuda:0", "cuda:1")
+    ) -> "AlexNetTwoTowers":
         """Two towers holding a grouped :class:`AlexNet`'s weights: the first half of every layer's filters
         (and units) goes to tower ``a``, the second half to tower ``b``."""
         conv2 = model.features.conv2
@@ -192,7 +195,8 @@ class AlexNetTwoTowers(nn.Module):
             raise ValueError("only a grouped AlexNet (grouped=True) splits into two towers")
         widths = [model.features.get_submodule(f"conv{i}").out_channels for i in range(1, 6)]
         fc8 = model.classifier.fc8
-        towers = cls(fc8.out_features, devices, widths=widths, hidden=fc8.in_features, dropout=model.classifier.dropout6.p)
+        dropout = model.classifier.dropout6.p
+        towers = cls(fc8.out_features, devices, widths=widths, hidden=fc8.in_features, dropout=dropout)
         layers = {name: model.features.get_submodule(name) for name in ("conv1", "conv2", "conv3", "conv4", "conv5")}
         layers.update(fc6=model.classifier.fc6, fc7=model.classifier.fc7)
         with torch.no_grad():
