@@ -101,8 +101,8 @@ def test_cifar_variant_keeps_the_convolution_stack_and_trains() -> None:
         imagenet_features = torchvision_vgg(16, batch_norm=True).features
     model = cifar_vgg(16, num_classes=10, batch_norm=True)
     assert count_params(model.features).total == count_params(imagenet_features).total
-    classifier = [layer for layer in model.classifier if isinstance(layer, nn.Linear)]
-    assert [(layer.in_features, layer.out_features) for layer in classifier] == [(512, 512), (512, 512), (512, 10)]
+    assert [(layer.in_features, layer.out_features) for layer in model.classifier] == [(512, 10)]
+    assert count_params(model).total == 14_728_266  # the 14,723,136 of the convolutions + 512 x 10 + 10
 
     torch.manual_seed(0)
     small = cifar_vgg(16, width=1 / 8)
@@ -126,10 +126,9 @@ def test_bad_arguments_are_refused() -> None:
 
 def test_initialisation_is_torchvisions() -> None:
     torch.manual_seed(0)
-    model = vgg_module.cifar_vgg(11, batch_norm=False)
-    conv = model.features[0]
-    linear = model.classifier[0]
+    model = vgg_module.VGG(make_layers(CONFIGS["A"], batch_norm=False), 10, pool_size=1, hidden=512)
+    conv, linear = model.features[0], model.classifier[0]
     assert torch.count_nonzero(conv.bias) == 0 and torch.count_nonzero(linear.bias) == 0
     assert abs(linear.weight.std().item() - 0.01) < 0.001
-    fan_out = conv.out_channels * 9
-    assert abs(conv.weight.std().item() - (2 / fan_out) ** 0.5) < 0.2 * (2 / fan_out) ** 0.5
+    expected = (2 / (conv.out_channels * 9)) ** 0.5  # He normal, fan_out
+    assert abs(conv.weight.std().item() - expected) < 0.2 * expected

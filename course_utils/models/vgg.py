@@ -5,7 +5,7 @@ followed by a ReLU, grouped in five blocks that each end in a 2x2 max pool (the 
 three fully connected layers. Only the number of convolutions per block differs. The layer names
 (``features.0``, ``classifier.6``) are torchvision's, so a ``torchvision.models.vgg16`` state dict
 loads with ``strict=True``. :func:`cifar_vgg` is the 32x32 variant: the same convolution stacks,
-and a small classifier, because five poolings leave a 1x1 map of 512 numbers per image.
+and one linear layer as the classifier, because five poolings leave a 1x1 map of 512 numbers per image.
 """
 
 from __future__ import annotations
@@ -54,30 +54,34 @@ def make_layers(
 
 
 class VGG(nn.Module):
-    """A convolution stack (``features``), average pooling to ``pool_size`` x ``pool_size``, three linear layers.
+    """A convolution stack (``features``), average pooling to ``pool_size`` x ``pool_size``, then the classifier.
 
-    For ImageNet (the paper): 224x224 input, 7x7x512 maps after the five pools, 4096-4096-1000 with
-    dropout 0.5. The paper had no pooling layer before the classifier (its input size was fixed);
-    ``AdaptiveAvgPool2d(7)`` is torchvision's, which does nothing at 224x224 and lets other sizes in.
+    For ImageNet (the paper): 224x224 input, 7x7x512 maps after the five pools, three linear layers
+    4096-4096-1000 with dropout 0.5. The paper had no pooling layer before the classifier (its input
+    size was fixed); ``AdaptiveAvgPool2d(7)`` is torchvision's, a no-op at 224x224 that lets other
+    sizes in. ``hidden=None`` makes the classifier one linear layer (the CIFAR variant).
     """
 
     def __init__(
-        self, features: nn.Sequential, num_classes: int = 1000, *, pool_size: int = 7, hidden: int = 4096,
+        self, features: nn.Sequential, num_classes: int = 1000, *, pool_size: int = 7, hidden: int | None = 4096,
         dropout: float = 0.5,
     ) -> None:  # fmt: skip
         super().__init__()
         channels = [layer.out_channels for layer in features if isinstance(layer, nn.Conv2d)][-1]
         self.features = features
         self.avgpool = nn.AdaptiveAvgPool2d(pool_size)
-        self.classifier = nn.Sequential(
-            nn.Linear(channels * pool_size * pool_size, hidden),
-            nn.ReLU(inplace=True),
-            nn.Dropout(dropout),
-            nn.Linear(hidden, hidden),
-            nn.ReLU(inplace=True),
-            nn.Dropout(dropout),
-            nn.Linear(hidden, num_classes),
-        )
+        if hidden is None:
+            self.classifier = nn.Sequential(nn.Linear(channels * pool_size * pool_size, num_classes))
+        else:
+            self.classifier = nn.Sequential(
+                nn.Linear(channels * pool_size * pool_size, hidden),
+                nn.ReLU(inplace=True),
+                nn.Dropout(dropout),
+                nn.Linear(hidden, hidden),
+                nn.ReLU(inplace=True),
+                nn.Dropout(dropout),
+                nn.Linear(hidden, num_classes),
+            )
         initialise(self)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -107,13 +111,13 @@ def vgg(depth: int, num_classes: int = 1000, *, batch_norm: bool | Literal["bloc
     return VGG(make_layers(CONFIGS[DEPTHS[depth]], batch_norm), num_classes)
 
 
-def cifar_vgg(
-    depth: int = 16, num_classes: int = 10, *, batch_norm: bool | Literal["block"] = True, width: float = 1.0,
-    dropout: float = 0.5,
-) -> VGG:  # fmt: skip
-    """VGG for 32x32 images: the same convolution stack, then 512 -> 512 -> 512 -> classes (scaled by ``width``)."""
+def cifar_vgg(depth: int = 16, num_classes: int = 10, *, batch_norm: bool | Literal["block"] = True, width: float = 1.0) -> VGG:
+    """VGG for 32x32 images: the same convolution stack (``width`` scales its channels), then one linear layer.
+
+    Five poolings leave 1x1 maps, so the 512 numbers per image go straight to the classes. (Three
+    linear layers of 512 learn far more slowly here: initialised as torchvision does, N(0, 0.01),
+    each one shrinks the signal and the gradient about fivefold.)
+    """
     if depth not in DEPTHS:
         raise ValueError(f"VGG depth must be one of {sorted(DEPTHS)}, not {depth}")
-    features = make_layers(CONFIGS[DEPTHS[depth]], batch_norm, width)
-    channels = [layer.out_channels for layer in features if isinstance(layer, nn.Conv2d)][-1]
-    return VGG(features, num_classes, pool_size=1, hidden=channels, dropout=dropout)
+    return VGG(make_layers(CONFIGS[DEPTHS[depth]], batch_norm, width), num_classes, pool_size=1, hidden=None)
