@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("benchmarks", nargs="*", metavar="B1..B5", help="which to run (default: all)")
     parser.add_argument("--steps", type=int, default=200, help="B1: optimisation steps per run")
     parser.add_argument("--batch-size", type=int, default=32, help="B1: batch size")
-    parser.add_argument("--rounds", type=int, default=3, help="B1: alternating rounds")
+    parser.add_argument("--rounds", type=int, default=2, help="B1: rounds (each side begins every other round)")
     parser.add_argument("--rounds-b2", type=int, default=1, help="B2: lecture/course epoch pairs")
     parser.add_argument("--images", type=int, default=None, help="B3: test images to use (default all 10,000)")
     parser.add_argument("--run-suite", action="store_true", help="B4: clone and time make test now (slow)")
