@@ -188,10 +188,10 @@ class Backbone:
     """What the original classifier predicts (ImageNet's 1,000 classes or CIFAR-10's 10)."""
     last_stage: str
     """The last residual stage (``"layer4"`` or ``"layer3"``): partial fine-tuning and Grad-CAM use it."""
+    architecture: Callable[[], nn.Module] = field(repr=False)
+    """Builds the same network with random weights (for training from scratch)."""
     about: str = ""
     """Where the weights come from (file, provenance)."""
-    architecture: Callable[[], nn.Module] = field(default=lambda: nn.Identity(), repr=False)
-    """Builds the same network with random weights (for training from scratch)."""
 
     @property
     def pretrained(self) -> bool:
@@ -211,15 +211,11 @@ class Backbone:
         ``resize``: the shorter side before the centre crop (default: ``size * 8/7`` for ImageNet,
         as its presets do; ``size`` for the course backbone). ``resize=size`` crops nothing off a square image.
         """
-        if self.source == "imagenet":
-            resize = resize or round(size * 8 / 7)
-            eval_transform = _compose([v2.Resize(resize, antialias=True), v2.CenterCrop(size)], self.mean, self.std)
-            return replace(self, input_size=size, resize=resize, eval_transform=eval_transform,
-                           train_transform=imagenet_transforms(size, train=True))  # fmt: skip
-        resize = resize or size
+        imagenet = self.source == "imagenet"
+        resize = resize or (round(size * 8 / 7) if imagenet else size)
         eval_transform = _compose([v2.Resize(resize, antialias=True), v2.CenterCrop(size)], self.mean, self.std)
-        return replace(self, input_size=size, resize=resize, eval_transform=eval_transform,
-                       train_transform=course_transforms(size, train=True))  # fmt: skip
+        train_transform = imagenet_transforms(size, train=True) if imagenet else course_transforms(size, train=True)
+        return replace(self, input_size=size, resize=resize, eval_transform=eval_transform, train_transform=train_transform)
 
     def decode(self, dataset: Any, *, workers: int | None = None) -> TensorImages:
         """The photos of ``dataset`` (``.samples``, ``.classes``) decoded once, cropped as :attr:`eval_transform`
