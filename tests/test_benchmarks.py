@@ -70,6 +70,7 @@ def test_b2_both_paths_read_the_same_files_into_the_same_training(tmp_path: Path
     result = bench_data_path.run(root=image_folder(tmp_path / "train"), rounds=1)
     assert_measured(result)
     assert "cold" in result.course and result.figures["images"] == 24
+    assert 0 < result.figures["compute_ratio"] and "compute alone" in result.note
 
 
 def test_b3_cached_features_equal_the_backbone_pass() -> None:
