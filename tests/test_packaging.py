@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -120,6 +122,32 @@ def test_the_wheel_colab_installs_ships_every_module_and_the_registry(tmp_path: 
     assert "course_utils/registry/registry.json" in names
     modules = {f"course_utils/{path.name}" for path in (ROOT / "course_utils").glob("*.py")}
     assert modules <= names, sorted(modules - names)
+    assert {"course_utils/weights/cifar_resnet20.pt", "course_utils/weights/cifar_resnet20.json"} <= names
+
+    # installed from the wheel alone, far from the checkout, the backbone loads offline and passes its sha256 check
+    target = tmp_path / "installed"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(wheel)],
+                   check=True)  # fmt: skip
+    probe = (
+        "import course_utils, json; from course_utils import pretrained; "
+        "model = pretrained.load_course_backbone(); "
+        "print(json.dumps([course_utils.__file__, sum(p.numel() for p in model.parameters()), "
+        "pretrained.backbone_provenance()['sha256']]))"
+    )
+    environment = {key: value for key, value in os.environ.items() if key != pretrained_env()}
+    environment["PYTHONPATH"] = str(target)
+    loaded = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=environment, check=True,
+                            capture_output=True, text=True)  # fmt: skip
+    module_file, parameters, digest = json.loads(loaded.stdout.strip().splitlines()[-1])
+    assert Path(module_file).is_relative_to(target), module_file
+    assert parameters == 269_722
+    assert digest == hashlib.sha256((ROOT / "course_utils/weights/cifar_resnet20.pt").read_bytes()).hexdigest()
+
+
+def pretrained_env() -> str:
+    from course_utils.pretrained import BACKBONE_DIR_ENV
+
+    return BACKBONE_DIR_ENV
 
 
 def test_readme_states_the_quick_profile_as_it_is() -> None:

@@ -12,7 +12,11 @@ import torch
 import torchvision
 from torchvision.models import ResNet50_Weights
 
+from conftest import SHARED_DATA
 from course_utils import pretrained, session
+from course_utils.datasets import ImageDataset
+from course_utils.evaluation import evaluate
+from course_utils.tensordata import batch_loader, decode_images
 from course_utils.models.cifar_resnet import cifar_resnet
 from course_utils.pretrained import WeightsError, pick_backbone
 
@@ -235,3 +239,19 @@ def test_at_size_with_resize_crops_nothing_off_a_square_image(offline: Path) -> 
     assert kept[0, :, 0].min() > 0.9
     cropped = backbone.at_size(32, resize=37).eval_transform(image) * std + mean
     assert cropped[0, :, 0].max() < 0.5
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "cifar10" / "test").is_dir(), reason="the shared CIFAR-10 copy is not here")
+def test_the_shipped_backbone_reaches_its_stated_test_accuracy(tmp_path: Path) -> None:
+    """The weights in the package, evaluated on the 10,000 CIFAR-10 test images, give the accuracy their provenance states."""
+    provenance = pretrained.backbone_provenance(directory=pretrained.BACKBONE_DIR)
+    model = pretrained.load_course_backbone(directory=pretrained.BACKBONE_DIR)
+    listing = torchvision.datasets.ImageFolder(str(SHARED_DATA / "cifar10" / "test"))
+    assert listing.classes == pretrained.CIFAR10_CLASSES
+    images = decode_images(ImageDataset(listing.samples, listing.classes), size=32, cache_dir=tmp_path, progress=False)
+    normalisation = provenance["recipe"]["normalisation"]
+    loader = batch_loader(images, 500, mean=normalisation["mean"], std=normalisation["std"])
+    result = evaluate(model, loader, loss_fn=torch.nn.CrossEntropyLoss())
+    assert len(images) == provenance["test_images"] == 10_000
+    assert abs(result.accuracy - provenance["test_accuracy"]) <= 1e-4, (result.accuracy, provenance["test_accuracy"])
+    assert provenance["epochs"] >= 30 and provenance["test_accuracy"] > 0.85, "the shipped file is not the finished run"

@@ -18,7 +18,6 @@ import hashlib
 import json
 import math
 import platform
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -67,6 +66,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--export", action="store_true", help="only evaluate and export a finished run")
     parser.add_argument("--limit", type=int, default=None, help="train on N images spread over the classes (smoke test)")
+    parser.add_argument("--note", default="", help="a remark for the provenance file (e.g. how the machine was shared)")
     args = parser.parse_args()
 
     course = cu.setup(seed=SEED, profile="full")
@@ -101,10 +101,12 @@ def main() -> None:
     print(f"test accuracy {result.accuracy:.2%} on {len(test)} images")
     if args.limit:
         return
-    export(model, history, result.accuracy, len(train), len(test), args.epochs)
+    export(model, history, result.accuracy, len(train), len(test), args.epochs, args.note)
 
 
-def export(model: nn.Module, history, test_accuracy: float, train_images: int, test_images: int, epochs: int) -> None:
+def export(
+    model: nn.Module, history, test_accuracy: float, train_images: int, test_images: int, epochs: int, note: str = ""
+) -> None:
     BACKBONE_DIR.mkdir(parents=True, exist_ok=True)
     weights_file = BACKBONE_DIR / f"{BACKBONE_NAME}.pt"
     state = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
@@ -114,7 +116,7 @@ def export(model: nn.Module, history, test_accuracy: float, train_images: int, t
         "name": BACKBONE_NAME,
         "architecture": f"course_utils.models.cifar_resnet.cifar_resnet({DEPTH})",
         "dataset": f"CIFAR-10 JPEG copy, all {train_images} training images (train + val of load_dataset)",
-        "command": "python tools/train_backbone.py " + shlex.join(sys.argv[1:]),
+        "command": "make backbone  # = python tools/train_backbone.py" + (f" --epochs {epochs}" if epochs != 40 else ""),
         "seed": SEED,
         "epochs": epochs,
         "recipe": {
@@ -125,6 +127,7 @@ def export(model: nn.Module, history, test_accuracy: float, train_images: int, t
         },
         "hardware": hardware(),
         "train_seconds": round(sum(record["seconds"] for record in history), 1),
+        "epoch_seconds": [round(record["seconds"], 1) for record in history],
         "final_train_loss": round(history[-1]["train_loss"], 4),
         "test_accuracy": round(test_accuracy, 4),
         "test_images": test_images,
@@ -132,6 +135,8 @@ def export(model: nn.Module, history, test_accuracy: float, train_images: int, t
         "trained_at": time.strftime("%Y-%m-%d"),
         "sha256": digest,
     }
+    if note:
+        provenance["note"] = note
     (BACKBONE_DIR / f"{BACKBONE_NAME}.json").write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {weights_file} ({weights_file.stat().st_size / 1e6:.2f} MB, sha256 {digest[:16]}...)")
 
