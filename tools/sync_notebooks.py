@@ -1,7 +1,7 @@
 """Regenerate every notebook's Colab bootstrap cell and badge, its model cells, and the README course map.
 
 Everything is derived from ``pyproject.toml`` (the repository address), each notebook's
-``metadata.course`` (title, topic, dataset) and the library's source code. ``--check`` only
+``metadata.course`` (title, topic, dataset, result) and the library's source code. ``--check`` only
 reports what is out of date.
 
 Model cells: a code cell whose metadata names library objects shows their source, so the student
@@ -49,8 +49,8 @@ def notebook_paths(folder: Path = NOTEBOOKS) -> list[Path]:
 
 def course_info(notebook: nbformat.NotebookNode, path: Path) -> dict[str, str]:
     info = notebook.metadata.get("course")
-    if not info or not all(key in info for key in ("title", "topic", "dataset")):
-        raise ValueError(f"{path.name}: metadata.course needs title, topic and dataset")
+    if not info or not all(key in info for key in ("title", "topic", "dataset", "result")):
+        raise ValueError(f"{path.name}: metadata.course needs title, topic, dataset and result (the measured full-profile result)")
     return info
 
 
@@ -201,12 +201,12 @@ def synced_notebook(path: Path) -> nbformat.NotebookNode:
 
 
 def course_map(folder: Path = NOTEBOOKS) -> str:
-    rows = ["| # | Notebook | Topic | Dataset | Colab |", "|---|---|---|---|---|"]
+    rows = ["| # | Notebook | Topic | Dataset | Full-profile result (measured) | Colab |", "|---|---|---|---|---|---|"]
     for path in notebook_paths(folder):
         info = course_info(nbformat.read(path, as_version=4), path)
         number = path.name[:2]
         link = f"[{info['title']}](notebooks/{path.name})"
-        rows.append(f"| {number} | {link} | {info['topic']} | {info['dataset']} | {colab_badge(path.name)} |")
+        rows.append(f"| {number} | {link} | {info['topic']} | {info['dataset']} | {info['result']} | {colab_badge(path.name)} |")
     return "\n".join(rows)
 
 
