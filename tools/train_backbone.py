@@ -17,6 +17,7 @@ import argparse
 import hashlib
 import json
 import math
+import os
 import platform
 import sys
 import time
@@ -41,6 +42,7 @@ BATCH_SIZE = 128
 LEARNING_RATE = 0.1
 WEIGHT_DECAY = 5e-4
 WARMUP_EPOCHS = 2
+EPOCHS = 40
 
 
 def warmup_cosine(epochs: int):
@@ -58,12 +60,12 @@ def warmup_cosine(epochs: int):
 def hardware() -> str:
     if torch.cuda.is_available():
         return torch.cuda.get_device_name(0)
-    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+    return f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores"  # threads may differ per resumed run
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--export", action="store_true", help="only evaluate and export a finished run")
     parser.add_argument("--limit", type=int, default=None, help="train on N images spread over the classes (smoke test)")
     parser.add_argument("--note", default="", help="a remark for the provenance file (e.g. how the machine was shared)")
@@ -116,7 +118,7 @@ def export(
         "name": BACKBONE_NAME,
         "architecture": f"course_utils.models.cifar_resnet.cifar_resnet({DEPTH})",
         "dataset": f"CIFAR-10 JPEG copy, all {train_images} training images (train + val of load_dataset)",
-        "command": "make backbone  # = python tools/train_backbone.py" + (f" --epochs {epochs}" if epochs != 40 else ""),
+        "command": "make backbone  # = python tools/train_backbone.py" + (f" --epochs {epochs}" if epochs != EPOCHS else ""),
         "seed": SEED,
         "epochs": epochs,
         "recipe": {
