@@ -15,6 +15,8 @@ from pathlib import Path
 
 import yaml
 
+from course_utils.pretrained import BACKBONE_DIR_ENV
+
 ROOT = Path(__file__).resolve().parents[1]
 # conda-forge names that differ from the PyPI names used in pyproject.toml
 CONDA_TO_PYPI = {"pytorch": "torch", "matplotlib-base": "matplotlib", "py-opencv": "opencv-python-headless"}
@@ -134,7 +136,7 @@ def test_the_wheel_colab_installs_ships_every_module_and_the_registry(tmp_path: 
         "print(json.dumps([course_utils.__file__, sum(p.numel() for p in model.parameters()), "
         "pretrained.backbone_provenance()['sha256']]))"
     )
-    environment = {key: value for key, value in os.environ.items() if key != pretrained_env()}
+    environment = {key: value for key, value in os.environ.items() if key != BACKBONE_DIR_ENV}
     environment["PYTHONPATH"] = str(target)
     loaded = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=environment, check=True,
                             capture_output=True, text=True)  # fmt: skip
@@ -142,12 +144,6 @@ def test_the_wheel_colab_installs_ships_every_module_and_the_registry(tmp_path: 
     assert Path(module_file).is_relative_to(target), module_file
     assert parameters == 269_722
     assert digest == hashlib.sha256((ROOT / "course_utils/weights/cifar_resnet20.pt").read_bytes()).hexdigest()
-
-
-def pretrained_env() -> str:
-    from course_utils.pretrained import BACKBONE_DIR_ENV
-
-    return BACKBONE_DIR_ENV
 
 
 def test_readme_states_the_quick_profile_as_it_is() -> None:
