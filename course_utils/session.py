@@ -186,9 +186,18 @@ def mount_google_drive() -> bool:
 
 
 def env_path(name: str) -> Path | None:
-    """The folder an environment variable names, or ``None`` when it is unset or empty."""
+    """The folder an environment variable names, or ``None`` when it is unset or empty.
+
+    A relative path is read from the repository root when running from a checkout (where the README's
+    commands are typed), not from the kernel's working folder, which is ``notebooks/``.
+    """
     value = os.environ.get(name, "").strip()
-    return Path(value).expanduser().resolve() if value else None
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    if not path.is_absolute() and course_root() == REPO_ROOT:
+        path = REPO_ROOT / path
+    return path.resolve()
 
 
 def course_root(drive_mounted: bool = False) -> Path:

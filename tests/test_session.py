@@ -62,6 +62,19 @@ def test_setup_reads_roots_from_environment(monkeypatch: pytest.MonkeyPatch, tmp
     assert course_utils.current() is course
 
 
+def test_a_relative_folder_is_read_from_the_checkout_not_the_kernels_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)  # a kernel runs in notebooks/, not where the command was typed
+    monkeypatch.setenv(session.DATA_DIR_ENV, "../shared/data")
+    assert session.env_path(session.DATA_DIR_ENV) == (session.REPO_ROOT.parent / "shared" / "data").resolve()
+    monkeypatch.setenv(session.DATA_DIR_ENV, str(tmp_path / "elsewhere"))
+    assert session.env_path(session.DATA_DIR_ENV) == tmp_path / "elsewhere"  # absolute paths stay as they are
+    monkeypatch.setattr(session, "course_root", lambda drive_mounted=False: session.USER_CACHE_DIR)
+    monkeypatch.setenv(session.DATA_DIR_ENV, "data")
+    assert session.env_path(session.DATA_DIR_ENV) == (tmp_path / "data").resolve()  # an installed package: cwd
+
+
 def test_defaults_live_in_the_checkout_off_colab() -> None:
     course = course_utils.setup(quiet=True)
     assert not course.on_colab and course.data_dir is None
