@@ -60,8 +60,10 @@ bench: $(STAMP)
 
 # The course's own pretrained backbone: trains ResNet-20 on all 50,000 CIFAR-10 training images with a fixed
 # recipe and seed, evaluates it once on the test split and exports it with its provenance to course_utils/weights.
+# A longer schedule: make backbone BACKBONE_ARGS="--epochs 160" (its own checkpoint; the 40-epoch run is not resumed).
+BACKBONE_ARGS ?=
 backbone: $(STAMP)
-	TQDM_DISABLE=1 $(PY) tools/train_backbone.py
+	TQDM_DISABLE=1 $(PY) tools/train_backbone.py $(BACKBONE_ARGS)
 
 # Regenerate what notebooks show but do not own: Colab bootstrap cells (from pyproject.toml), model cells
 # (from course_utils.models) and the README course map (from each notebook's metadata).

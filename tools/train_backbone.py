@@ -2,6 +2,7 @@
 
     python tools/train_backbone.py            # train (resumes after an interruption), evaluate, export
     python tools/train_backbone.py --export   # only evaluate the finished checkpoint and export it
+    make backbone BACKBONE_ARGS="--epochs 160" # a longer schedule (a GPU, or a night of CPU)
 
 Transfer learning needs a network pretrained on a larger dataset, and ImageNet weights need the
 internet. This script trains ResNet-20 with the course's own code (``fit``, the decoded-tensor data
@@ -63,6 +64,12 @@ def hardware() -> str:
     return f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores"  # threads may differ per resumed run
 
 
+def checkpoint_name(epochs: int, limit: int | None = None) -> str:
+    """One checkpoint per recipe: a run with other epochs (another cosine schedule) never resumes this one's."""
+    name = BACKBONE_NAME if epochs == EPOCHS else f"{BACKBONE_NAME}-{epochs}ep"
+    return f"{name}-limit{limit}" if limit else name
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=EPOCHS)
@@ -91,8 +98,7 @@ def main() -> None:
         model.parameters(), lr=LEARNING_RATE, momentum=0.9, nesterov=True, weight_decay=WEIGHT_DECAY
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(args.epochs))
-    name = f"{BACKBONE_NAME}-limit{args.limit}" if args.limit else BACKBONE_NAME
-    checkpoint = course.checkpoint_path(name)
+    checkpoint = course.checkpoint_path(checkpoint_name(args.epochs, args.limit))
     if args.export and not checkpoint.is_file():
         raise SystemExit(f"no finished run at {checkpoint}: train first")
     history = cu.fit(
@@ -118,7 +124,9 @@ def export(
         "name": BACKBONE_NAME,
         "architecture": f"course_utils.models.cifar_resnet.cifar_resnet({DEPTH})",
         "dataset": f"CIFAR-10 JPEG copy, all {train_images} training images (train + val of load_dataset)",
-        "command": "make backbone  # = python tools/train_backbone.py" + (f" --epochs {epochs}" if epochs != EPOCHS else ""),
+        "command": "make backbone  # = python tools/train_backbone.py"
+        if epochs == EPOCHS
+        else f'make backbone BACKBONE_ARGS="--epochs {epochs}"  # = python tools/train_backbone.py --epochs {epochs}',
         "seed": SEED,
         "epochs": epochs,
         "recipe": {
