@@ -77,6 +77,22 @@ def test_decoded_tensor_equals_pil_decoding_of_the_same_files(tmp_path: Path, si
         assert torch.equal(decoded.images[index], pil_reference(path, size)), path
 
 
+@pytest.mark.parametrize("threaded", [False, True])
+def test_serial_and_threaded_decoding_fill_every_image_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threaded: bool
+) -> None:
+    dataset = write_images(tmp_path)
+    monkeypatch.setattr(tensordata, "DECODE_CHUNK", 5)  # several chunks, the last one short
+    monkeypatch.setattr(tensordata, "THREADED_DECODE_SECONDS", 0.0 if threaded else float("inf"))
+    calls = []
+    decode = tensordata._decode
+    monkeypatch.setattr(tensordata, "_decode", lambda path, size: calls.append(path) or decode(path, size))
+    decoded = decode_images(dataset, size=16, progress=False, workers=2)
+    assert len(dataset) % 5 != 0 and sorted(calls) == sorted(path for path, _ in dataset.samples)  # each file once
+    for index, (path, _) in enumerate(dataset.samples):
+        assert torch.equal(decoded.images[index], pil_reference(path, 16)), path
+
+
 @pytest.mark.skipif(not (SHARED_DATA / "cifar10").is_dir(), reason="the shared CIFAR-10 copy is not here")
 def test_decoded_cifar_jpegs_equal_pil_and_the_lecture_tensors() -> None:
     classes = ["airplane", "cat", "truck"]
