@@ -27,7 +27,6 @@ import os
 import pickle
 import sys
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -42,7 +41,7 @@ from torchvision.transforms import v2
 from . import session
 from .images import load_rgb
 from .profiles import Profile, get_profile
-from .tensordata import BatchAugment, TensorImages, batch_loader
+from .tensordata import BatchAugment, TensorImages, batch_loader, decode_all
 from .transforms import CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD, imagenet_transforms
 
 BACKBONE_NAME = "cifar_resnet20"
@@ -221,10 +220,10 @@ class Backbone:
         """The photos of ``dataset`` (``.samples``, ``.classes``) decoded once, cropped as :attr:`eval_transform`
         crops them (shorter side to :attr:`resize`, centre crop :attr:`input_size`), as one uint8 tensor."""
         geometry = v2.Compose([v2.Resize(self.resize, antialias=True), v2.CenterCrop(self.input_size), v2.PILToTensor()])
-        with ThreadPoolExecutor(max_workers=workers or min(8, os.cpu_count() or 1)) as pool:
-            images = list(pool.map(lambda sample: geometry(load_rgb(sample[0])), dataset.samples))
-        targets = torch.tensor([label for _, label in dataset.samples], dtype=torch.long)
-        return TensorImages(torch.stack(images), targets, dataset.classes)
+        samples = list(dataset.samples)
+        images = decode_all(samples, self.input_size, lambda path: geometry(load_rgb(path)), workers=workers)
+        targets = torch.tensor([label for _, label in samples], dtype=torch.long)
+        return TensorImages(images, targets, dataset.classes)
 
     def loader(self, images: TensorImages, batch_size: int, *, train: bool = False, seed: int = 0) -> DataLoader:
         """Batches of decoded ``images`` normalised with this backbone's mean and std; ``train`` shuffles them
