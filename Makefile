@@ -1,4 +1,4 @@
-# The course's four entry points. Each one sets up .venv by itself on a fresh machine and is
+# The course's entry points. Each one sets up .venv by itself on a fresh machine and is
 # quick when nothing changed (the install is redone only when pyproject.toml changes).
 #
 #   make course   run every notebook end to end (quick profile unless COURSE_PROFILE=full)
@@ -28,7 +28,7 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 .PHONY: course test unit nbtest lab bench backbone sync clean help
 
 help:
-	@sed -n '4,9p' Makefile
+	@grep '^#   make ' Makefile
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
